@@ -1,0 +1,100 @@
+"""Split a cleaned document into passages whose offsets point into the document text.
+
+A passage is one paragraph (one body or heading line). A paragraph longer than MAX_CHARS is cut at
+sentence boundaries into pieces of similar length, never inside a sentence, so each piece stays well
+under the encoder's 512-token window (about 3-4 characters per token for Vietnamese in XLM-R).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from indexer.cleaning import Kind, Line
+
+MAX_CHARS = 900
+
+# Tokens ending in "." that do not end a sentence.
+_ABBREVIATIONS = {"tp", "ts", "ths", "gs", "pgs", "bs", "ks", "th", "st", "v.v", "đ/c", "tr", "q", "p", "no"}
+
+# A sentence ends at . ! ? … (plus closing quotes) followed by space and an upper-case letter,
+# a digit, an opening quote or a dash.
+_BOUNDARY = re.compile(r"[.!?…]+['\"”’)\]]*\s+(?=[\"“‘(\-–—]?[A-ZĐÀ-Ỹ0-9])")
+
+
+@dataclass(frozen=True)
+class Passage:
+    id: str
+    doc_id: str
+    paragraph: int  # 1-based number of the paragraph among the document's kept paragraphs
+    part: int  # 1-based piece of a long paragraph
+    start: int
+    end: int
+    text: str
+    kind: str  # "body" or "heading"
+    section: str | None  # the nearest heading above, for context
+
+
+def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in text, shifted by offset, whitespace trimmed."""
+    spans: list[tuple[int, int]] = []
+    begin = 0
+    for match in _BOUNDARY.finditer(text):
+        word = text[:match.start() + 1].rsplit(None, 1)[-1].rstrip(".").casefold()
+        if word in _ABBREVIATIONS:
+            continue
+        end = match.end() - len(match.group()) + len(match.group().rstrip())
+        spans.append((begin, end))
+        begin = match.end()
+    if begin < len(text):
+        spans.append((begin, len(text.rstrip())))
+    return [(offset + s, offset + e) for s, e in spans if e > s]
+
+
+def _pack(spans: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]:
+    """Group consecutive sentences into pieces of similar length, each at most max_chars if possible."""
+    total = spans[-1][1] - spans[0][0]
+    pieces = -(-total // max_chars)
+    target = total / pieces
+    groups: list[tuple[int, int]] = []
+    start = spans[0][0]
+    for i, (s, e) in enumerate(spans):
+        last = i == len(spans) - 1
+        too_long_with_next = not last and spans[i + 1][1] - start > max_chars
+        if last or e - start >= target or too_long_with_next:
+            groups.append((start, e))
+            if not last:
+                start = spans[i + 1][0]
+    return groups
+
+
+def split_passages(doc_id: str, text: str, lines: list[Line], max_chars: int = MAX_CHARS) -> list[Passage]:
+    passages: list[Passage] = []
+    section = None
+    paragraph = 0
+    for line in lines:
+        if line.kind not in (Kind.BODY, Kind.HEADING):
+            continue
+        paragraph += 1
+        if line.kind is Kind.HEADING:
+            section = line.text
+        if line.end - line.start <= max_chars:
+            pieces = [(line.start, line.end)]
+        else:
+            pieces = _pack(sentence_spans(line.text, line.start), max_chars)
+        for part, (start, end) in enumerate(pieces, 1):
+            suffix = f".{part}" if len(pieces) > 1 else ""
+            passages.append(
+                Passage(
+                    id=f"{doc_id}:{paragraph}{suffix}",
+                    doc_id=doc_id,
+                    paragraph=paragraph,
+                    part=part,
+                    start=start,
+                    end=end,
+                    text=text[start:end],
+                    kind=line.kind.value,
+                    section=section if line.kind is Kind.BODY else None,
+                )
+            )
+    return passages
