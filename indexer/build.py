@@ -10,16 +10,19 @@ from pathlib import Path
 import numpy as np
 
 from indexer import store
-from indexer.documents import Skipped, read_corpus
+from indexer.documents import Document, Skipped, read_corpus
 from indexer.embedder import EmbeddingCache, Encoder, text_key
 from indexer.lexical import LexicalIndex
+from indexer.passages import answer_spans
+from indexer.references import Registry
 
 
 @dataclass
 class BuildReport:
     documents: int = 0
     passages: int = 0
-    embedded: int = 0  # passages that went through the model (the rest came from the cache)
+    units: int = 0  # answer units (sentences)
+    embedded: int = 0  # texts that went through the model (the rest came from the cache)
     dropped_lines: dict[str, int] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
@@ -39,49 +42,59 @@ def build_index(
     cache: EmbeddingCache,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> BuildReport:
-    """on_progress(stage, done, total) is called as passages are embedded."""
+    """Index every readable file of corpus_dir (see indexer.documents.read_corpus)."""
+    documents, skipped = read_corpus(corpus_dir)
+    if not documents:
+        raise ValueError(f"Không có tài liệu nào đọc được trong {corpus_dir}.")
+    report = build_from_documents(documents, index_dir, encoder, cache, on_progress, source=str(corpus_dir.resolve()))
+    report.skipped = skipped
+    return report
+
+
+def build_from_documents(
+    documents: list[Document],
+    index_dir: Path,
+    encoder: Encoder,
+    cache: EmbeddingCache,
+    on_progress: Callable[[str, int, int], None] | None = None,
+    answer_units: bool = True,
+    source: str = "",
+) -> BuildReport:
+    """on_progress(stage, done, total) is called as texts are embedded. Without answer_units the index
+    holds no sentence vectors (evaluation of retrieval alone does not need them)."""
     started = time.perf_counter()
     report = BuildReport()
     with store.build_lock(index_dir):
-        documents, report.skipped = read_corpus(corpus_dir)
-        if not documents:
-            raise ValueError(f"Không có tài liệu nào đọc được trong {corpus_dir}.")
         titles = {d.doc_id: d.title for d in documents}
         passages = [p for d in documents for p in d.passages]
         texts = [embedding_text(titles[p.doc_id], p.section, p.text) for p in passages]
-        keys = [text_key(t) for t in texts]
+        documents_by_id = {d.doc_id: d for d in documents}
+        unit_spans = [
+            (row, start, end)
+            for row, p in enumerate(passages)
+            for start, end in (answer_spans(p.text, p.start) if answer_units else [])
+        ]
+        unit_texts = [documents_by_id[passages[row].doc_id].text[s:e] for row, s, e in unit_spans]
 
-        known = cache.get_many(encoder.model_id, keys)
-        missing = sorted({k: i for i, k in enumerate(keys) if k not in known}.items(), key=lambda kv: kv[1])
-        report.embedded = len(missing)
-        done = 0
-
-        def advance(n: int) -> None:
-            nonlocal done
-            done += n
-            if on_progress:
-                on_progress("embed", done, len(missing))
-
-        if missing:
-            fresh = encoder.encode_passages([texts[i] for _, i in missing], on_batch=advance)
-            new = {key: fresh[j] for j, (key, _) in enumerate(missing)}
-            cache.put_many(encoder.model_id, new)
-            known.update(new)
-        vectors = np.stack([known[k] for k in keys]).astype(np.float32)
+        all_vectors, report.embedded = _embed_cached(texts + unit_texts, encoder, cache, on_progress)
+        vectors = all_vectors[: len(texts)]
+        unit_vectors = all_vectors[len(texts):].reshape(len(unit_spans), encoder.dim)
 
         manifest = {
             "model": {"name": encoder.name, "id": encoder.model_id, "dimension": encoder.dim},
-            "corpus": {"dir": str(corpus_dir.resolve()), "files": {d.source: d.sha256 for d in documents}},
+            "corpus": {"dir": source, "files": {d.source: d.sha256 for d in documents}},
             "documents": len(documents),
-            "skipped": [{"source": s.source, "reason": s.reason} for s in report.skipped],
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         if on_progress:
             on_progress("lexical", 0, 1)
         lexical = LexicalIndex.build(texts)
-        version = store.write_version(index_dir, documents, vectors, lexical, manifest)
+        units = store.Units(unit_spans, unit_vectors)
+        registry = Registry((p.id, p.doc_id, p.text) for p in passages)
+        version = store.write_version(index_dir, documents, vectors, lexical, units, registry, manifest)
 
     report.documents = len(documents)
+    report.units = len(unit_spans)
     report.passages = len(passages)
     for d in documents:
         for kind, n in d.dropped.items():
@@ -89,3 +102,30 @@ def build_index(
     report.version = version.name
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _embed_cached(
+    texts: list[str], encoder: Encoder, cache: EmbeddingCache, on_progress: Callable[[str, int, int], None] | None
+) -> tuple[np.ndarray, int]:
+    """Vectors for texts, embedding only those the cache does not hold. Returns (vectors, newly embedded)."""
+    keys = [text_key(t) for t in texts]
+    known = cache.get_many(encoder.model_id, keys)
+    first_index = {}
+    for i, key in enumerate(keys):
+        if key not in known:
+            first_index.setdefault(key, i)
+    missing = list(first_index.items())
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if on_progress:
+            on_progress("embed", done, len(missing))
+
+    if missing:
+        fresh = encoder.encode_passages([texts[i] for _, i in missing], on_batch=advance)
+        new = {key: fresh[j] for j, (key, _) in enumerate(missing)}
+        cache.put_many(encoder.model_id, new)
+        known.update(new)
+    return np.stack([known[k] for k in keys]).astype(np.float32), len(missing)

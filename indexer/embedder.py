@@ -28,7 +28,7 @@ class Encoder:
         self.name = model_name
         self.path = ensure_model(model_name, models_dir)
         self.model = SentenceTransformer(self.path, device="cpu")
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.dim = int(self.model.get_embedding_dimension())
         self.model_id = model_identity(model_name, self.path)
 
     def _prompt(self, kind: str) -> str | None:

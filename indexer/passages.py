@@ -51,6 +51,26 @@ def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
     return [(offset + s, offset + e) for s, e in spans if e > s]
 
 
+MAX_ANSWER_CHARS = 400
+
+
+def answer_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """The units an answer is chosen from: sentences, with very long ones cut at semicolons."""
+    units: list[tuple[int, int]] = []
+    for start, end in sentence_spans(text, offset):
+        if end - start <= MAX_ANSWER_CHARS:
+            units.append((start, end))
+            continue
+        piece = start
+        for match in re.finditer(r";\s+", text[start - offset:end - offset]):
+            cut = start + match.start() + 1  # keep the semicolon with the clause before it
+            if cut - piece >= 40:  # no tiny fragments
+                units.append((piece, cut))
+                piece = start + match.end()
+        units.append((piece, end))
+    return units
+
+
 def _pack(spans: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]:
     """Group consecutive sentences into pieces of similar length, each at most max_chars if possible."""
     total = spans[-1][1] - spans[0][0]

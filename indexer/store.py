@@ -6,6 +6,8 @@
       versions/<version>/passages.sqlite documents (with their text) and passages (row i = FAISS id i)
       versions/<version>/dense.faiss     inner product over normalized vectors
       versions/<version>/lexical/        bm25s index (row i = passage row i)
+      versions/<version>/units.npy       vectors of answer units (sentences), row i = units table row i
+      versions/<version>/references.json registry of the Party/State documents the passages cite
       .lock                              held by a running build
 
 Both the indexer (writing) and the server (reading) go through this module.
@@ -28,6 +30,7 @@ import numpy as np
 
 from indexer.documents import Document
 from indexer.lexical import LexicalIndex
+from indexer.references import Registry
 
 FORMAT_VERSION = 1
 KEEP_VERSIONS = 2
@@ -64,7 +67,18 @@ CREATE TABLE passages (
     start INTEGER, "end" INTEGER, text TEXT, kind TEXT, section TEXT
 );
 CREATE INDEX passages_doc ON passages (doc_id);
+CREATE TABLE units (row INTEGER PRIMARY KEY, passage_row INTEGER, start INTEGER, "end" INTEGER);
+CREATE INDEX units_passage ON units (passage_row);
 """
+
+
+@dataclass
+class Units:
+    """Answer units (sentences) of the passages: spans into the document text, and their vectors."""
+
+    spans: list[tuple[int, int, int]]  # (passage row, start, end)
+    vectors: np.ndarray
+
 
 
 @contextmanager
@@ -80,7 +94,13 @@ def build_lock(index_dir: Path):
 
 
 def write_version(
-    index_dir: Path, documents: list[Document], vectors: np.ndarray, lexical: LexicalIndex, manifest: dict
+    index_dir: Path,
+    documents: list[Document],
+    vectors: np.ndarray,
+    lexical: LexicalIndex,
+    units: Units,
+    registry: Registry,
+    manifest: dict,
 ) -> Path:
     """Write a complete new version and make it current. Returns the version folder."""
     versions = index_dir / "versions"
@@ -101,13 +121,16 @@ def write_version(
         "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(i, p.id, p.doc_id, p.paragraph, p.part, p.start, p.end, p.text, p.kind, p.section) for i, p in enumerate(rows)],
     )
+    db.executemany("INSERT INTO units VALUES (?, ?, ?, ?)", [(i, *span) for i, span in enumerate(units.spans)])
     db.commit()
     db.close()
+    np.save(staging / "units.npy", np.ascontiguousarray(units.vectors, dtype=np.float32))
 
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     faiss.write_index(index, str(staging / "dense.faiss"))
     lexical.save(staging / "lexical")
+    (staging / "references.json").write_text(registry.to_json(), encoding="utf-8")
 
     manifest = {**manifest, "format_version": FORMAT_VERSION, "version": name, "passages": len(rows)}
     (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -169,6 +192,8 @@ class IndexReader:
                 raise ValueError(f"định dạng {self.manifest.get('format_version')} khác {FORMAT_VERSION}")
             self.dense = faiss.read_index(str(version / "dense.faiss"))
             self.lexical = LexicalIndex.load(version / "lexical")
+            self.unit_vectors = np.load(version / "units.npy", mmap_mode="r")
+            self.registry = Registry.from_json((version / "references.json").read_text(encoding="utf-8"))
             self.db = sqlite3.connect(f"file:{version / 'passages.sqlite'}?mode=ro", uri=True, check_same_thread=False)
             count = self.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
         except (OSError, ValueError, KeyError, RuntimeError, sqlite3.Error) as exc:
@@ -191,6 +216,21 @@ class IndexReader:
             )
         }
         return [found[r] for r in rows if r in found]
+
+    def rows_of(self, passage_ids: list[str]) -> list[int]:
+        marks = ",".join("?" * len(passage_ids))
+        return [r[0] for r in self.db.execute(f"SELECT row FROM passages WHERE id IN ({marks}) ORDER BY row", passage_ids)]
+
+    def units(self, passage_row: int) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """The answer units of one passage: their (start, end) and vectors."""
+        rows = list(self.db.execute(
+            'SELECT row, start, "end" FROM units WHERE passage_row = ? ORDER BY row', (passage_row,)
+        ))
+        spans = [(start, end) for _, start, end in rows]
+        return spans, np.asarray(self.unit_vectors[[r for r, _, _ in rows]])
+
+    def document_text(self, doc_id: str) -> str:
+        return self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()[0]
 
     def document(self, doc_id: str) -> dict | None:
         row = self.db.execute(

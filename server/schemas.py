@@ -17,12 +17,19 @@ class Citation(BaseModel):
     end: int = Field(description="Offset after the last character: file_text[start:end] == text")
 
 
+class AnswerSpan(BaseModel):
+    text: str = Field(description="The sentence (or clause) of the passage that best answers the question")
+    start: int = Field(description="Offset into the source file's text, like the citation")
+    end: int
+
+
 class SearchHit(BaseModel):
     rank: int
     score: float
     passage_id: str
     text: str
     citation: Citation
+    answer: AnswerSpan | None = None
 
 
 class SearchResponse(BaseModel):
@@ -30,6 +37,8 @@ class SearchResponse(BaseModel):
     mode: str = Field(description="dense | lexical | hybrid")
     took_ms: float
     notice: str | None = Field(None, description="A remark for the user, e.g. no query word occurs in the corpus")
+    answerable: bool = Field(description="Whether the top passages seem to answer the question")
+    confidence: float = Field(description="0-1 confidence behind `answerable`")
     results: list[SearchHit]
 
 
@@ -68,9 +77,17 @@ def search_response(result: SearchResult) -> SearchResponse:
         mode=result.mode,
         took_ms=round(result.took_ms, 2),
         notice=result.notice,
+        answerable=result.answerable,
+        confidence=round(result.confidence, 4),
         results=[
-            SearchHit(rank=h.rank, score=round(h.score, 6), passage_id=h.passage.id, text=h.passage.text,
-                      citation=citation(h.passage))
+            SearchHit(
+                rank=h.rank,
+                score=round(h.score, 6),
+                passage_id=h.passage.id,
+                text=h.passage.text,
+                citation=citation(h.passage),
+                answer=AnswerSpan(text=h.answer.text, start=h.answer.start, end=h.answer.end) if h.answer else None,
+            )
             for h in result.hits
         ],
     )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from indexer.embedder import Encoder
+from indexer.references import Entry, find_query_references
 from indexer.textnorm import nfc
+from server.answers import Answer, best_answer, confidence, query_terms
 from server.fusion import reciprocal_rank_fusion
 from indexer.store import IndexReader, IndexUnavailable, StoredPassage, read_manifest
 
@@ -29,6 +31,7 @@ class Hit:
     rank: int
     score: float
     passage: StoredPassage
+    answer: Answer | None = None
 
 
 @dataclass
@@ -38,6 +41,10 @@ class SearchResult:
     took_ms: float
     hits: list[Hit]
     notice: str | None = None  # said to the user, e.g. when the lexical side had nothing to match
+    answerable: bool = False
+    confidence: float = 0.0
+    references: list[Entry] = field(default_factory=list)  # documents the query names, as registered
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> ms
 
 
 def check_query(query: str, k: int, mode: str = "hybrid") -> str:
@@ -78,31 +85,106 @@ class Searcher:
                 f"Hãy chạy: tracuu index --index {index_dir}"
             )
 
-    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> SearchResult:
+    def search(self, query: str, k: int = 5, mode: str = "hybrid", answers: bool = True) -> SearchResult:
+        """Ranked passages; with answers, each carries its best answer sentence and the result says
+        whether the corpus seems to answer the question at all."""
         started = time.perf_counter()
         query = check_query(query, k, mode)
+        timings: dict[str, float] = {}
+        clock = Stopwatch(timings)
         depth = min(max(k, CANDIDATES), self.reader.size)
         notice = None
+        vector = None
+        if mode != "lexical" or answers:
+            vector = self.encoder.encode_queries([query])[0]
+            clock("encode")
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
-            dense = self._dense(query, depth)
+            scores, rows = self.reader.dense.search(np.ascontiguousarray(vector[None, :]), depth)
+            dense = [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+            clock("dense")
         if mode in ("lexical", "hybrid"):
             rows, scores = self.reader.lexical.search(query, depth)
             lexical = list(zip(rows.tolist(), scores.tolist()))
+            clock("lexical")
             if not lexical:
                 notice = NO_LEXICAL if mode == "hybrid" else NO_LEXICAL.split(":")[0] + "."
         if mode == "hybrid" and lexical:
             ranked = reciprocal_rank_fusion([[r for r, _ in dense], [r for r, _ in lexical]])
         else:
             ranked = dense or lexical
+        clock("fusion")
+        references = self.reader.registry.resolve_query(query)
+        if references:
+            ranked = self._cited_first(query, vector, mode, references, ranked)
+            clock("references")
         ranked = ranked[:k]
         passages = self.reader.passages([r for r, _ in ranked])
         hits = [Hit(rank=i + 1, score=s, passage=p) for i, ((_, s), p) in enumerate(zip(ranked, passages))]
-        took = (time.perf_counter() - started) * 1000
-        return SearchResult(query=query, mode=mode, took_ms=took, hits=hits, notice=notice)
+        result = SearchResult(query=query, mode=mode, took_ms=0.0, hits=hits, notice=notice, timings=timings,
+                              references=references)
+        if answers and vector is not None:
+            self._answer(result, vector, [r for r, _ in ranked])
+            clock("answers")
+        result.took_ms = (time.perf_counter() - started) * 1000
+        return result
 
-    def _dense(self, query: str, depth: int) -> list[tuple[int, float]]:
-        vector = self.encoder.encode_queries([query])
-        scores, rows = self.reader.dense.search(np.ascontiguousarray(vector), depth)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+    def _cited_first(
+        self, query: str, vector: np.ndarray | None, mode: str, references: list[Entry], ranked: list[tuple[int, float]]
+    ) -> list[tuple[int, float]]:
+        """The fast path: passages citing a document the query names come first, ordered among themselves
+        by the rest of the query (the words around the reference)."""
+        cited = self.reader.rows_of(sorted({pid for e in references for pid in e.passages}))
+        rest = _without_references(query)
+        orders = []
+        if vector is not None and mode != "lexical":
+            sims = self.reader.dense.reconstruct_batch(np.array(cited, dtype=np.int64)) @ vector
+            orders.append([cited[i] for i in np.argsort(-sims, kind="stable")])
+        tokens = self.reader.lexical.usable_tokens(rest)
+        if tokens and mode != "dense":
+            scores = self.reader.lexical.bm25.get_scores(tokens)[cited]
+            orders.append([cited[i] for i in np.argsort(-scores, kind="stable")])
+        first = reciprocal_rank_fusion(orders) if orders else [(r, 0.0) for r in cited]
+        # Keep scores comparable: cited passages sit above everything else.
+        top = max((s for _, s in ranked), default=0.0)
+        boosted = [(row, top + 1.0 + score) for row, score in first]
+        chosen = {row for row, _ in first}
+        return boosted + [(row, score) for row, score in ranked if row not in chosen]
+
+    def _answer(self, result: SearchResult, vector: np.ndarray, rows: list[int]) -> None:
+        terms = query_terms(result.query)
+        texts: dict[str, str] = {}
+        for hit, row in zip(result.hits, rows):
+            doc_id = hit.passage.doc_id
+            if doc_id not in texts:
+                texts[doc_id] = self.reader.document_text(doc_id)
+            spans, vectors = self.reader.units(row)
+            hit.answer = best_answer(vector, terms, texts[doc_id], spans, vectors)
+        scored = [h.answer.score for h in result.hits if h.answer]
+        if scored:
+            result.confidence = confidence(max(scored))
+            result.answerable = result.confidence >= 0.5
+
+
+def _without_references(query: str) -> str:
+    """The query with the document references cut out: "Quy định 58 ban hành ngày nào?" -> "ban hành ngày nào?"."""
+    pieces, last = [], 0
+    for ref in find_query_references(query):
+        pieces.append(query[last:ref.start])
+        last = ref.end
+    pieces.append(query[last:])
+    return " ".join(" ".join(pieces).split())
+
+
+class Stopwatch:
+    """Records the time since the previous call under a stage name."""
+
+    def __init__(self, timings: dict[str, float]):
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = round((now - self.last) * 1000, 3)
+        self.last = now

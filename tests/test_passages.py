@@ -53,3 +53,16 @@ def test_sentence_spans():
     text = "Đồng chí A phát biểu. Hội nghị diễn ra tại TP. Hồ Chí Minh! Có 8.000 người? “Trích dẫn” tiếp."
     pieces = [text[s:e] for s, e in sentence_spans(text)]
     assert pieces == ["Đồng chí A phát biểu.", "Hội nghị diễn ra tại TP. Hồ Chí Minh!", "Có 8.000 người?", "“Trích dẫn” tiếp."]
+
+
+def test_answer_spans_cut_long_sentences_at_semicolons(documents):
+    from indexer.passages import MAX_ANSWER_CHARS, answer_spans
+
+    for doc in documents:
+        for p in doc.passages:
+            spans = answer_spans(p.text, p.start)
+            assert spans and spans[0][0] == p.start and spans[-1][1] == p.end
+            for s, e in spans:
+                unit = doc.text[s:e]
+                assert unit == unit.strip() and unit
+                assert len(unit) <= MAX_ANSWER_CHARS or ";" not in unit[:-1]  # only its own closing ";"

@@ -95,8 +95,8 @@ def index(
             fail(str(exc))
     dropped = ", ".join(f"{kind} {n}" for kind, n in sorted(report.dropped_lines.items())) or "0"
     out.print(
-        f"Đã lập chỉ mục {report.documents} tài liệu, {report.passages} đoạn "
-        f"({report.embedded} đoạn nhúng mới, {report.passages - report.embedded} lấy từ bộ nhớ đệm) "
+        f"Đã lập chỉ mục {report.documents} tài liệu, {report.passages} đoạn, {report.units} câu "
+        f"({report.embedded} đoạn/câu nhúng mới, {report.passages + report.units - report.embedded} lấy từ bộ nhớ đệm) "
         f"trong {report.seconds:.1f} s.\nDòng bị loại khi làm sạch: {dropped}.\n"
         f"Phiên bản: {report.version} → {index_dir}",
         highlight=False,
