@@ -108,7 +108,7 @@ def _embed_cached(
     texts: list[str], encoder: Encoder, cache: EmbeddingCache, on_progress: Callable[[str, int, int], None] | None
 ) -> tuple[np.ndarray, int]:
     """Vectors for texts, embedding only those the cache does not hold. Returns (vectors, newly embedded)."""
-    keys = [text_key(t) for t in texts]
+    keys = [text_key(encoder.prepare(t)) for t in texts]
     known = cache.get_many(encoder.model_id, keys)
     first_index = {}
     for i, key in enumerate(keys):

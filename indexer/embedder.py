@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.model_convert import ensure_model
+from indexer.textnorm import nfc, unify_tones
 
 # The model folder is local; never let transformers try a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -48,9 +49,15 @@ class Encoder:
                 on_batch(len(batch))
         return out
 
+    @staticmethod
+    def prepare(text: str) -> str:
+        """What the model reads: one Unicode form and one tone-mark style, so "Tỉnh uỷ" and "Tỉnh ủy"
+        embed alike. The embedding cache is keyed on this form."""
+        return unify_tones(nfc(text))
+
     def _encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
         vectors = self.model.encode(
-            list(texts),
+            [self.prepare(t) for t in texts],
             prompt_name=self._prompt(kind),
             batch_size=BATCH_SIZE,
             normalize_embeddings=True,

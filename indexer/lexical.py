@@ -38,6 +38,11 @@ class LexicalIndex:
         """The query's tokens that occur somewhere in the corpus (the rest cannot score)."""
         return [t for t in query_tokens(query) if t in self.vocab]
 
+    def known_share(self, query: str) -> float:
+        """Share of the query's tokens that occur in the corpus."""
+        tokens = query_tokens(query)
+        return sum(t in self.vocab for t in tokens) / len(tokens) if tokens else 0.0
+
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, scores) of the k best passages with a positive score, best first."""
         tokens = self.usable_tokens(query)

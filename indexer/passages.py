@@ -88,6 +88,13 @@ def _pack(spans: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]
     return groups
 
 
+def pack_sentences(text: str, offset: int = 0, max_chars: int = MAX_CHARS) -> list[tuple[int, int]]:
+    """(start, end), shifted by offset, of the pieces a paragraph longer than max_chars is cut into: whole
+    sentences grouped into pieces of similar length (what split_passages does to a long paragraph)."""
+    spans = sentence_spans(text, offset)
+    return _pack(spans, max_chars) if spans else []
+
+
 def split_passages(doc_id: str, text: str, lines: list[Line], max_chars: int = MAX_CHARS) -> list[Passage]:
     passages: list[Passage] = []
     section = None

@@ -18,6 +18,17 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
+def vndate(iso: str | None) -> str:
+    """2022-02-08 -> 08/02/2022, the way Vietnamese documents write dates."""
+    if not iso:
+        return ""
+    year, month, day = iso.split("-")
+    return f"{day}/{month}/{year}"
+
+
+templates.env.filters["vndate"] = vndate
+
+
 def get_searcher(request: Request) -> Searcher:
     return request.app.state.searcher
 
@@ -50,6 +61,32 @@ def document(searcher: SearcherDep, doc_id: str) -> schemas.DocumentResponse:
         for p in found.pop("passages")
     ]
     return schemas.DocumentResponse(**found, passages=passages)
+
+
+@api.get("/references", response_model=list[schemas.ReferenceOut])
+def references(searcher: SearcherDep) -> list[schemas.ReferenceOut]:
+    """Every distinct Party/State document the corpus cites, merged across articles."""
+    return [schemas.reference(e) for e in searcher.reader.registry.entries()]
+
+
+@api.get("/references/{key}", response_model=schemas.ReferenceDetail)
+def reference_detail(searcher: SearcherDep, key: str) -> schemas.ReferenceDetail:
+    entry = searcher.reader.registry.get(key)
+    if entry is None:
+        raise HTTPException(status_code=404, detail=f"Không có văn bản '{key}' trong danh mục.")
+    passages = searcher.reader.passages(searcher.reader.rows_of(entry.passages))
+    hits = [
+        schemas.SearchHit(rank=i, score=0.0, passage_id=p.id, text=p.text, citation=schemas.citation(p))
+        for i, p in enumerate(passages, 1)
+    ]
+    return schemas.ReferenceDetail(**schemas.reference(entry).model_dump(), passages=hits)
+
+
+@pages.get("/references", response_class=HTMLResponse)
+def references_page(request: Request, searcher: SearcherDep) -> HTMLResponse:
+    entries = searcher.reader.registry.entries()
+    cited = {e.key: searcher.reader.passages(searcher.reader.rows_of(e.passages)) for e in entries}
+    return templates.TemplateResponse(request, "references.html", {"entries": entries, "cited": cited})
 
 
 @pages.get("/healthz", response_model=schemas.Health)

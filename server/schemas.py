@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from indexer.references import Entry
 from indexer.store import StoredPassage
 from server.search import SearchResult
 
@@ -32,6 +33,24 @@ class SearchHit(BaseModel):
     answer: AnswerSpan | None = None
 
 
+class ReferenceOut(BaseModel):
+    """A Party or State document that the corpus cites."""
+
+    key: str
+    type: str = Field(description="Quy định, Chỉ thị, Nghị quyết, …")
+    number: str | None
+    symbol: str | None = Field(description="e.g. QĐ/TW")
+    date: str | None = Field(description="Issue date, ISO 8601")
+    issuer: str | None
+    title: str | None
+    name: str | None = Field(description="For documents named rather than numbered, e.g. Luật An ninh mạng")
+    citing_passages: int
+
+
+class ReferenceDetail(ReferenceOut):
+    passages: list[SearchHit] = Field(description="Every passage citing the document")
+
+
 class SearchResponse(BaseModel):
     query: str
     mode: str = Field(description="dense | lexical | hybrid")
@@ -39,6 +58,7 @@ class SearchResponse(BaseModel):
     notice: str | None = Field(None, description="A remark for the user, e.g. no query word occurs in the corpus")
     answerable: bool = Field(description="Whether the top passages seem to answer the question")
     confidence: float = Field(description="0-1 confidence behind `answerable`")
+    references: list[ReferenceOut] = Field(description="Documents the query names (their citing passages rank first)")
     results: list[SearchHit]
 
 
@@ -67,6 +87,11 @@ class Health(BaseModel):
     index_version: str
 
 
+def reference(e: Entry) -> ReferenceOut:
+    return ReferenceOut(key=e.key, type=e.type, number=e.number, symbol=e.symbol, date=e.date, issuer=e.issuer,
+                        title=e.title, name=e.name, citing_passages=len(e.passages))
+
+
 def citation(p: StoredPassage) -> Citation:
     return Citation(doc_id=p.doc_id, title=p.title, source=p.source, paragraph=p.paragraph, start=p.start, end=p.end)
 
@@ -79,6 +104,7 @@ def search_response(result: SearchResult) -> SearchResponse:
         notice=result.notice,
         answerable=result.answerable,
         confidence=round(result.confidence, 4),
+        references=[reference(e) for e in result.references],
         results=[
             SearchHit(
                 rank=h.rank,
