@@ -21,16 +21,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import date as _Date
 from typing import Iterable
 
-# ---------------------------------------------------------------- folding (private on purpose:
-# indexer.textnorm will own folding; this copy only exists so the module has no dependency yet)
+from indexer.textnorm import fold
+
+# ---------------------------------------------------------------- folding with an offset map
+# (textnorm.fold decides what a letter folds to; this keeps one folded char per original char)
 
 
 def _fold_char(ch: str) -> str:
-    if ch in "đĐÐ":
-        return "d"
     if ch.isspace():
         return " "  # the seeds contain non-breaking spaces
-    low = unicodedata.normalize("NFD", ch)[0].lower()
+    low = fold(ch).lower()
     return low if len(low) == 1 else ch  # keep one char per char, or offsets drift
 
 
