@@ -120,6 +120,7 @@ def serve(
     from server.app import create_app
 
     searcher = load_searcher(index_dir or load_settings().index_dir)
+    searcher.warm_up()
     err.print(f"Phục vụ {searcher.reader.size} đoạn tại http://{host}:{port}", highlight=False)
     uvicorn.run(create_app(searcher), host=host, port=port, log_level="warning")
 
@@ -155,6 +156,68 @@ def ask(
             f"    [dim]{c.title} — {c.source}, đoạn {c.paragraph}, ký tự {c.start}–{c.end}, điểm {hit.score:.3f}[/]\n",
             highlight=False,
         )
+
+
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[Optional[Path], typer.Option(
+        "--dataset", help="Thư mục bộ dữ liệu dạng BEIR: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")] = None,
+    split: Annotated[str, typer.Option("--split", help="Tên split: tệp qrels/<split>.tsv")] = "dev",
+    mode: Annotated[str, typer.Option("--mode", help="dense | lexical | hybrid | all")] = "all",
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Chỉ chạy N câu hỏi đầu tiên")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option(
+        "--out", help="Thư mục kết quả (mặc định: out/eval/<bộ dữ liệu>-<split>, hoặc out/eval/gold)")] = None,
+    gold: Annotated[Optional[Path], typer.Option(
+        "--gold", help="Bộ câu hỏi vàng (eval/gold.jsonl), chạy trên kho tài liệu mẫu")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Chỉ in báo cáo JSON ra stdout")] = False,
+) -> None:
+    """Đo chất lượng tìm kiếm: trên bộ dữ liệu chuẩn dạng BEIR (hit@1, MRR@10, nDCG@10, recall@10/100)
+    hoặc trên bộ câu hỏi vàng (hit@1, hit@5 theo loại câu hỏi, độ chính xác của tín hiệu trả lời được)."""
+    from eval.indexes import EvalError
+    from indexer.embedder import EmbeddingCache
+    from indexer.store import IndexBusy, IndexUnavailable
+    from server.search import MODES
+
+    if (dataset is None) == (gold is None):
+        fail("hãy chọn đúng một trong hai: --dataset THƯ_MỤC hoặc --gold TỆP")
+    if mode != "all" and mode not in MODES:
+        fail(f"chế độ '{mode}' không hợp lệ; chọn một trong: {', '.join(MODES)}, all")
+    modes = list(MODES) if mode == "all" else [mode]
+    settings = load_settings()
+    try:
+        if gold is not None:
+            from eval.gold import evaluate_gold, load_gold
+
+            questions = load_gold(gold)[:limit]  # checked before the slow model load
+            out_dir = out_dir or Path("out/eval/gold")
+            encoder = load_encoder()
+            report = evaluate_gold(gold, questions, modes, settings.corpus_dir, encoder,
+                                   EmbeddingCache(settings.embedding_cache), settings.home, out_dir, err)
+        else:
+            from eval.beir import evaluate_dataset, load_dataset
+
+            data = load_dataset(dataset, split, limit)
+            out_dir = out_dir or Path("out/eval") / f"{data.name}-{split}"
+            encoder = load_encoder()
+            report = evaluate_dataset(data, modes, encoder, EmbeddingCache(settings.embedding_cache), settings.home,
+                                      out_dir, err)
+            report = {key: report[key] for key in ("dataset", "split", "queries", "modes")}
+    except (EvalError, IndexBusy, IndexUnavailable) as exc:
+        fail(str(exc))
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        return
+    if gold is not None:
+        from eval.report import gold_tables
+
+        for table in gold_tables(report):
+            out.print(table)
+    else:
+        from eval.report import metrics_table
+
+        title = f"{report['dataset']} / {report['split']}: {report['queries']} câu hỏi"
+        out.print(metrics_table(title, report["modes"]))
+    out.print(f"Kết quả chi tiết: {out_dir}", highlight=False)
 
 
 if __name__ == "__main__":
