@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -71,10 +74,11 @@ def references(searcher: SearcherDep) -> list[schemas.ReferenceOut]:
 
 @api.get("/references/{key}", response_model=schemas.ReferenceDetail)
 def reference_detail(searcher: SearcherDep, key: str) -> schemas.ReferenceDetail:
-    entry = searcher.reader.registry.get(key)
+    reader = searcher.reader  # one index version for the whole request
+    entry = reader.registry.get(key)
     if entry is None:
         raise HTTPException(status_code=404, detail=f"Không có văn bản '{key}' trong danh mục.")
-    passages = searcher.reader.passages(searcher.reader.rows_of(entry.passages))
+    passages = reader.passages(reader.rows_of(entry.passages))
     hits = [
         schemas.SearchHit(rank=i, score=0.0, passage_id=p.id, text=p.text, citation=schemas.citation(p))
         for i, p in enumerate(passages, 1)
@@ -84,15 +88,17 @@ def reference_detail(searcher: SearcherDep, key: str) -> schemas.ReferenceDetail
 
 @pages.get("/references", response_class=HTMLResponse)
 def references_page(request: Request, searcher: SearcherDep) -> HTMLResponse:
-    entries = searcher.reader.registry.entries()
-    cited = {e.key: searcher.reader.passages(searcher.reader.rows_of(e.passages)) for e in entries}
+    reader = searcher.reader
+    entries = reader.registry.entries()
+    cited = {e.key: reader.passages(reader.rows_of(e.passages)) for e in entries}
     return templates.TemplateResponse(request, "references.html", {"entries": entries, "cited": cited})
 
 
 @pages.get("/healthz", response_model=schemas.Health)
 def healthz(searcher: SearcherDep) -> schemas.Health:
-    return schemas.Health(status="ok", passages=searcher.reader.size, model=searcher.encoder.model_id,
-                          index_version=searcher.reader.version.name)
+    reader = searcher.reader
+    return schemas.Health(status="ok", passages=reader.size, model=searcher.encoder.model_id,
+                          index_version=reader.version.name)
 
 
 @pages.get("/", response_class=HTMLResponse)
@@ -124,8 +130,29 @@ def _validation_error(request: Request, exc: RequestValidationError) -> JSONResp
     return JSONResponse(status_code=422, content={"detail": f"Yêu cầu không hợp lệ: {problems}"})
 
 
-def create_app(searcher: Searcher) -> FastAPI:
+RELOAD_EVERY_S = 1.0
+
+
+def _watch_index(searcher: Searcher, stop: threading.Event) -> None:
+    """Pick up a new index version within a second or two of a build switching `current`."""
+    while not stop.wait(RELOAD_EVERY_S):
+        try:
+            searcher.reload_if_changed()
+        except Exception:  # noqa: BLE001 - a bad version must never stop the watcher
+            logging.getLogger(__name__).exception("index reload failed; still serving the previous version")
+
+
+def create_app(searcher: Searcher, watch: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        stop = threading.Event()
+        if watch:
+            threading.Thread(target=_watch_index, args=(searcher, stop), daemon=True).start()
+        yield
+        stop.set()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Tra cứu",
         description="Tìm kiếm ngữ nghĩa và hỏi đáp trên văn bản tiếng Việt, kèm trích dẫn chính xác.",
         version="0.1.0",

@@ -11,9 +11,9 @@ import numpy as np
 from indexer.embedder import Encoder
 from indexer.references import Entry, find_query_references
 from indexer.textnorm import nfc
+from indexer.store import IndexReader, IndexUnavailable, StoredPassage, current_version, read_manifest
 from server.answers import Answer, Calibration, QueryTerms, best_answer
 from server.fusion import reciprocal_rank_fusion
-from indexer.store import IndexReader, IndexUnavailable, StoredPassage, read_manifest
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
@@ -81,14 +81,34 @@ class Searcher:
     def __init__(self, index_dir: Path, encoder: Encoder):
         self.index_dir = index_dir
         self.encoder = encoder
-        self.reader = IndexReader(index_dir)
         self.calibration = Calibration.load()
-        built_with = self.reader.manifest["model"]["id"]
-        if built_with != encoder.model_id:
+        self.reader = self._open()
+
+    def _open(self) -> IndexReader:
+        reader = IndexReader(self.index_dir)
+        built_with = reader.manifest["model"]["id"]
+        if built_with != self.encoder.model_id:
             raise IndexUnavailable(
-                f"Chỉ mục được lập bằng '{built_with}', mô hình hiện tại là '{encoder.model_id}'. "
-                f"Hãy chạy: tracuu index --index {index_dir}"
+                f"Chỉ mục được lập bằng '{built_with}', mô hình hiện tại là '{self.encoder.model_id}'. "
+                f"Hãy chạy: tracuu index --index {self.index_dir}"
             )
+        return reader
+
+    def reload_if_changed(self) -> bool:
+        """Switch to a newer index version if a build made one current. Requests in flight keep the
+        reader they started with; a version that fails to open is ignored and the old one keeps serving."""
+        if current_version(self.index_dir) in (None, self.reader.version):
+            return False
+        try:
+            fresh = self._open()
+        except IndexUnavailable:
+            return False
+        self.reader = fresh  # one attribute assignment: atomic for concurrent readers
+        return True
+
+    def warm_up(self) -> None:
+        """Load what the first query would otherwise load (pyvi's model, torch kernels)."""
+        self.search("khởi động tra cứu", k=1)
 
     def search(
         self, query: str, k: int = 5, mode: str = "hybrid", answers: bool = True, limit_check: bool = True
@@ -98,9 +118,10 @@ class Searcher:
         (evaluation) ask for more than MAX_K passages."""
         started = time.perf_counter()
         query = check_query(query, k if limit_check else min(k, MAX_K), mode)
+        reader = self.reader  # one version for the whole request, even if a reload swaps it meanwhile
         timings: dict[str, float] = {}
         clock = Stopwatch(timings)
-        depth = min(max(k, CANDIDATES), self.reader.size)
+        depth = min(max(k, CANDIDATES), reader.size)
         notice = None
         vector = None
         if mode != "lexical" or answers:
@@ -109,50 +130,50 @@ class Searcher:
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
-            scores, rows = self.reader.dense.search(np.ascontiguousarray(vector[None, :]), depth)
+            scores, rows = reader.dense.search(np.ascontiguousarray(vector[None, :]), depth)
             dense = [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
             clock("dense")
         if mode in ("lexical", "hybrid"):
-            rows, scores = self.reader.lexical.search(query, depth)
+            rows, scores = reader.lexical.search(query, depth)
             lexical = list(zip(rows.tolist(), scores.tolist()))
             clock("lexical")
             if not lexical:
                 notice = NO_LEXICAL if mode == "hybrid" else NO_LEXICAL.split(":")[0] + "."
         if mode == "hybrid" and lexical:
-            weight = LEXICAL_WEIGHT * self.reader.lexical.known_share(query)
+            weight = LEXICAL_WEIGHT * reader.lexical.known_share(query)
             ranked = reciprocal_rank_fusion([[r for r, _ in dense], [r for r, _ in lexical]], [1.0, weight])
         else:
             ranked = dense or lexical
         clock("fusion")
-        references = self.reader.registry.resolve_query(query)
+        references = reader.registry.resolve_query(query)
         if references:
-            ranked = self._cited_first(query, vector, mode, references, ranked)
+            ranked = self._cited_first(reader, query, vector, mode, references, ranked)
             clock("references")
         ranked = ranked[:k]
-        passages = self.reader.passages([r for r, _ in ranked])
+        passages = reader.passages([r for r, _ in ranked])
         hits = [Hit(rank=i + 1, score=s, passage=p) for i, ((_, s), p) in enumerate(zip(ranked, passages))]
         result = SearchResult(query=query, mode=mode, took_ms=0.0, hits=hits, notice=notice, timings=timings,
                               references=references)
         if answers and vector is not None:
-            self._answer(result, vector, [r for r, _ in ranked])
+            self._answer(reader, result, vector, [r for r, _ in ranked])
             clock("answers")
         result.took_ms = (time.perf_counter() - started) * 1000
         return result
 
     def _cited_first(
-        self, query: str, vector: np.ndarray | None, mode: str, references: list[Entry], ranked: list[tuple[int, float]]
+        self, reader: IndexReader, query: str, vector: np.ndarray | None, mode: str, references: list[Entry], ranked: list[tuple[int, float]]
     ) -> list[tuple[int, float]]:
         """The fast path: passages citing a document the query names come first, ordered among themselves
         by the rest of the query (the words around the reference)."""
-        cited = self.reader.rows_of(sorted({pid for e in references for pid in e.passages}))
+        cited = reader.rows_of(sorted({pid for e in references for pid in e.passages}))
         rest = _without_references(query)
         orders = []
         if vector is not None and mode != "lexical":
-            sims = self.reader.dense.reconstruct_batch(np.array(cited, dtype=np.int64)) @ vector
+            sims = reader.dense.reconstruct_batch(np.array(cited, dtype=np.int64)) @ vector
             orders.append([cited[i] for i in np.argsort(-sims, kind="stable")])
-        tokens = self.reader.lexical.usable_tokens(rest)
+        tokens = reader.lexical.usable_tokens(rest)
         if tokens and mode != "dense":
-            scores = self.reader.lexical.bm25.get_scores(tokens)[cited]
+            scores = reader.lexical.bm25.get_scores(tokens)[cited]
             orders.append([cited[i] for i in np.argsort(-scores, kind="stable")])
         first = reciprocal_rank_fusion(orders) if orders else [(r, 0.0) for r in cited]
         # Keep scores comparable: cited passages sit above everything else.
@@ -161,14 +182,14 @@ class Searcher:
         chosen = {row for row, _ in first}
         return boosted + [(row, score) for row, score in ranked if row not in chosen]
 
-    def _answer(self, result: SearchResult, vector: np.ndarray, rows: list[int]) -> None:
+    def _answer(self, reader: IndexReader, result: SearchResult, vector: np.ndarray, rows: list[int]) -> None:
         terms = QueryTerms(_without_references(result.query) if result.references else result.query)
         texts: dict[str, str] = {}
         for hit, row in zip(result.hits, rows):
             doc_id = hit.passage.doc_id
             if doc_id not in texts:
-                texts[doc_id] = self.reader.document_text(doc_id)
-            spans, vectors = self.reader.units(row)
+                texts[doc_id] = reader.document_text(doc_id)
+            spans, vectors = reader.units(row)
             span = (hit.passage.start, hit.passage.end)
             hit.answer = best_answer(vector, terms, texts[doc_id], span, spans, vectors)
         answers = [h.answer for h in result.hits if h.answer]

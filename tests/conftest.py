@@ -69,12 +69,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(seed_index):
-    """`tracuu serve` in its own process on a free loopback port; yields the base URL."""
+def start_server(index_dir: Path) -> tuple[str, subprocess.Popen]:
+    """`tracuu serve` in its own process on a free loopback port, answering /healthz."""
     port = _free_port()
     proc = subprocess.Popen(
-        [str(run_tracuu.exe), "serve", "--index", str(seed_index), "--port", str(port)],
+        [str(run_tracuu.exe), "serve", "--index", str(index_dir), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
@@ -84,12 +83,17 @@ def live_server(seed_index):
             raise RuntimeError(f"server exited: {proc.stderr.read()}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
+                return url, proc
         except httpx.HTTPError:
             time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("server did not answer within 120 s")
+    proc.kill()
+    raise RuntimeError("server did not answer within 120 s")
+
+
+@pytest.fixture(scope="session")
+def live_server(seed_index):
+    """The seed index served by a real `tracuu serve`; yields the base URL."""
+    url, proc = start_server(seed_index)
     yield url
     proc.terminate()
     proc.wait(timeout=20)
