@@ -17,6 +17,9 @@ from indexer.passages import answer_spans
 from indexer.references import Registry
 
 
+CACHE_CHUNK = 256  # texts embedded between two commits to the embedding cache
+
+
 @dataclass
 class BuildReport:
     documents: int = 0
@@ -24,6 +27,7 @@ class BuildReport:
     units: int = 0  # answer units (sentences)
     embedded: int = 0  # texts that went through the model (the rest came from the cache)
     dropped_lines: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, list[str]] = field(default_factory=dict)  # added/changed/removed/unchanged sources
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
     version: str = ""
@@ -65,6 +69,8 @@ def build_from_documents(
     started = time.perf_counter()
     report = BuildReport()
     with store.build_lock(index_dir):
+        previous = (store.read_manifest(index_dir) or {}).get("corpus", {}).get("files", {})
+        report.changes = compare_files(previous, {d.source: d.sha256 for d in documents})
         titles = {d.doc_id: d.title for d in documents}
         passages = [p for d in documents for p in d.passages]
         texts = [embedding_text(titles[p.doc_id], p.section, p.text) for p in passages]
@@ -104,6 +110,16 @@ def build_from_documents(
     return report
 
 
+def compare_files(before: dict[str, str], after: dict[str, str]) -> dict[str, list[str]]:
+    """Which sources were added, changed, removed or left alone, by content hash."""
+    return {
+        "added": sorted(after.keys() - before.keys()),
+        "changed": sorted(s for s in after.keys() & before.keys() if after[s] != before[s]),
+        "removed": sorted(before.keys() - after.keys()),
+        "unchanged": sorted(s for s in after.keys() & before.keys() if after[s] == before[s]),
+    }
+
+
 def _embed_cached(
     texts: list[str], encoder: Encoder, cache: EmbeddingCache, on_progress: Callable[[str, int, int], None] | None
 ) -> tuple[np.ndarray, int]:
@@ -116,16 +132,19 @@ def _embed_cached(
             first_index.setdefault(key, i)
     missing = list(first_index.items())
     done = 0
+    # Commit to the cache chunk by chunk: a build killed midway keeps what it embedded, and the
+    # next run resumes from there.
+    for begin in range(0, len(missing), CACHE_CHUNK):
+        chunk = missing[begin:begin + CACHE_CHUNK]
 
-    def advance(n: int) -> None:
-        nonlocal done
-        done += n
-        if on_progress:
-            on_progress("embed", done, len(missing))
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            if on_progress:
+                on_progress("embed", done, len(missing))
 
-    if missing:
-        fresh = encoder.encode_passages([texts[i] for _, i in missing], on_batch=advance)
-        new = {key: fresh[j] for j, (key, _) in enumerate(missing)}
+        fresh = encoder.encode_passages([texts[i] for _, i in chunk], on_batch=advance)
+        new = {key: fresh[j] for j, (key, _) in enumerate(chunk)}
         cache.put_many(encoder.model_id, new)
         known.update(new)
     return np.stack([known[k] for k in keys]).astype(np.float32), len(missing)
