@@ -215,8 +215,8 @@ def evaluate(
     else:
         from eval.report import metrics_table
 
-        title = f"{report['dataset']} / {report['split']}: {report['queries']} câu hỏi"
-        out.print(metrics_table(title, report["modes"]))
+        out.print(f"[bold]{report['dataset']} / {report['split']}[/]: {report['queries']} câu hỏi", highlight=False)
+        out.print(metrics_table(None, report["modes"]))
     out.print(f"Kết quả chi tiết: {out_dir}", highlight=False)
 
 
