@@ -12,7 +12,7 @@ import numpy as np
 from indexer import store
 from indexer.documents import Document, Skipped, read_corpus
 from indexer.embedder import EmbeddingCache, Encoder, text_key
-from indexer.lexical import LexicalIndex
+from indexer.lexical import LexicalIndex, TokenCache
 from indexer.passages import answer_spans
 from indexer.references import Registry
 
@@ -94,7 +94,7 @@ def build_from_documents(
         }
         if on_progress:
             on_progress("lexical", 0, 1)
-        lexical = LexicalIndex.build(texts)
+        lexical = LexicalIndex.build(texts, TokenCache(cache.path))
         units = store.Units(unit_spans, unit_vectors)
         registry = Registry((p.id, p.doc_id, p.text) for p in passages)
         version = store.write_version(index_dir, documents, vectors, lexical, units, registry, manifest)

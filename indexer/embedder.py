@@ -91,6 +91,7 @@ class EmbeddingCache:
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self.db = sqlite3.connect(path)
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS embeddings (model TEXT, text_sha TEXT, vector BLOB, PRIMARY KEY (model, text_sha))"

@@ -16,3 +16,15 @@ def test_embedding_text_carries_title_and_heading():
     assert embedding_text("Tiêu đề", None, "Nội dung.") == "Tiêu đề\nNội dung."
     assert embedding_text("Tiêu đề", "Mục", "Nội dung.") == "Tiêu đề — Mục\nNội dung."
     assert embedding_text("", None, "Nội dung.") == "Nội dung."
+
+
+def test_token_cache_returns_what_textnorm_makes(tmp_path):
+    from indexer.lexical import TokenCache
+    from indexer.textnorm import lexical_tokens
+
+    texts = ["Bảo vệ chính trị nội bộ Đảng.", "Tỉnh uỷ Bình Thuận", "", "a an to no"]
+    cache = TokenCache(tmp_path / "cache.sqlite")
+    first = cache.tokenize(texts)
+    assert first == [lexical_tokens(t) for t in texts]
+    again = TokenCache(tmp_path / "cache.sqlite").tokenize(list(reversed(texts)))
+    assert again == list(reversed(first))
