@@ -1,20 +1,21 @@
-"""Read a corpus folder into documents: decoded text, title, byline, passages.
+"""Read a corpus folder into documents: text, title, byline, passages.
 
-`Document.text` is the file's decoded text, unchanged; every passage satisfies
-`document.text[p.start:p.end] == p.text`.
+`Document.text` is what citations point into: a UTF-8/UTF-16 text file's decoded text unchanged,
+or the text extracted from HTML, PDF, DOCX (and Windows-1258 files), which the index stores.
+Every passage satisfies `document.text[p.start:p.end] == p.text`.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from indexer.cleaning import Kind, classify, split_lines
+from indexer.formats import SUFFIXES, Extracted, UnreadableFile, extract, page_of
+from indexer.legal import is_legal, split_legal
 from indexer.passages import Passage, split_passages
-
-SUFFIXES = {".txt", ".md"}
 
 
 @dataclass
@@ -25,6 +26,8 @@ class Document:
     text: str
     sha256: str
     byline: str | None = None
+    kind: str = "text"  # text | html | pdf | docx
+    date: str | None = None  # ISO publish date, when the file says
     passages: list[Passage] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)  # line kind -> how many lines cleaning dropped
 
@@ -40,41 +43,55 @@ def doc_id_for(source: str) -> str:
     return source.rsplit(".", 1)[0]
 
 
-def parse_document(source: str, text: str, sha256: str) -> Document:
+def parse_document(source: str, text: str, sha256: str, extracted: Extracted | None = None) -> Document:
     lines = classify(split_lines(text))
     if not lines:
         raise ValueError("tệp không có nội dung")
     doc_id = doc_id_for(source)
     bylines = [line.text for line in lines if line.kind is Kind.BYLINE]
+    if extracted and extracted.author and extracted.author not in bylines:
+        bylines.insert(0, extracted.author)
+    title = (extracted.title if extracted and extracted.title else None) or lines[0].text
+    if is_legal(title, text):
+        # Laws and regulations: passages follow Chương / Mục / Điều / khoản, and name their place.
+        # The news-page cleaning rules would mislabel their lines, so they do not apply.
+        passages = [replace(p, place=place.label() or None) for p, place in split_legal(doc_id, text, split_lines(text))]
+        bylines = [extracted.author] if extracted and extracted.author else []
+        dropped = Counter()
+    else:
+        passages = split_passages(doc_id, text, lines)
+        dropped = Counter(line.kind.value for line in lines if line.kind not in (Kind.BODY, Kind.HEADING, Kind.TITLE))
+    if extracted and extracted.pages:
+        passages = [replace(p, page=page_of(extracted, p.start)) for p in passages]
     return Document(
         doc_id=doc_id,
         source=source,
-        title=lines[0].text,
+        title=title,
         text=text,
         sha256=sha256,
         byline="; ".join(bylines) or None,
-        passages=split_passages(doc_id, text, lines),
-        dropped=Counter(line.kind.value for line in lines if line.kind not in (Kind.BODY, Kind.HEADING, Kind.TITLE)),
+        kind=extracted.kind if extracted else "text",
+        date=extracted.date if extracted else None,
+        passages=passages,
+        dropped=dropped,
     )
 
 
 def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:
-    """Every readable document under corpus_dir, and the files skipped with the reason why."""
+    """Every readable document under corpus_dir (recursively), and the files skipped with the reason."""
     documents: list[Document] = []
     skipped: list[Skipped] = []
     for path in sorted(p for p in corpus_dir.rglob("*") if p.is_file()):
         source = path.relative_to(corpus_dir).as_posix()
-        if path.suffix.lower() not in SUFFIXES or any(part.startswith(".") for part in path.parts):
+        if any(part.startswith(".") for part in path.relative_to(corpus_dir).parts):
             continue
-        data = path.read_bytes()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            skipped.append(Skipped(source, f"không đọc được UTF-8 (byte {exc.start})"))
+        if path.suffix.lower() not in SUFFIXES:
+            skipped.append(Skipped(source, f"định dạng {path.suffix or '(không đuôi)'} không được hỗ trợ"))
             continue
         try:
-            document = parse_document(source, text, hashlib.sha256(data).hexdigest())
-        except ValueError as exc:
+            extracted = extract(path)
+            document = parse_document(source, extracted.text, _sha256(path), extracted)
+        except (UnreadableFile, ValueError) as exc:
             skipped.append(Skipped(source, str(exc)))
             continue
         if not document.passages:
@@ -82,3 +99,11 @@ def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:
             continue
         documents.append(document)
     return documents, skipped
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -33,6 +33,8 @@ class Passage:
     text: str
     kind: str  # "body" or "heading"
     section: str | None  # the nearest heading above, for context
+    page: int | None = None  # PDF page the passage starts on
+    place: str | None = None  # its place in a legal text: "Chương II, Điều 5, khoản 2"
 
 
 def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 import os
 import shutil
 import sqlite3
@@ -32,7 +33,7 @@ from indexer.documents import Document
 from indexer.lexical import LexicalIndex
 from indexer.references import Registry
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KEEP_VERSIONS = 2
 
 
@@ -56,15 +57,19 @@ class StoredPassage:
     text: str
     kind: str
     section: str | None
+    page: int | None
+    place: str | None
     title: str
     source: str
 
 
 _SCHEMA = """
-CREATE TABLE documents (doc_id TEXT PRIMARY KEY, source TEXT, title TEXT, byline TEXT, sha256 TEXT, text TEXT);
+CREATE TABLE documents (
+    doc_id TEXT PRIMARY KEY, source TEXT, title TEXT, byline TEXT, sha256 TEXT, text TEXT, kind TEXT, date TEXT
+);
 CREATE TABLE passages (
     row INTEGER PRIMARY KEY, id TEXT UNIQUE, doc_id TEXT, paragraph INTEGER, part INTEGER,
-    start INTEGER, "end" INTEGER, text TEXT, kind TEXT, section TEXT
+    start INTEGER, "end" INTEGER, text TEXT, kind TEXT, section TEXT, page INTEGER, place TEXT
 );
 CREATE INDEX passages_doc ON passages (doc_id);
 CREATE TABLE units (row INTEGER PRIMARY KEY, passage_row INTEGER, start INTEGER, "end" INTEGER);
@@ -113,13 +118,16 @@ def write_version(
     db = sqlite3.connect(staging / "passages.sqlite")
     db.executescript(_SCHEMA)
     db.executemany(
-        "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)",
-        [(d.doc_id, d.source, d.title, d.byline, d.sha256, d.text) for d in documents],
+        "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(d.doc_id, d.source, d.title, d.byline, d.sha256, d.text, d.kind, d.date) for d in documents],
     )
     rows = [p for d in documents for p in d.passages]
     db.executemany(
-        "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(i, p.id, p.doc_id, p.paragraph, p.part, p.start, p.end, p.text, p.kind, p.section) for i, p in enumerate(rows)],
+        "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (i, p.id, p.doc_id, p.paragraph, p.part, p.start, p.end, p.text, p.kind, p.section, p.page, p.place)
+            for i, p in enumerate(rows)
+        ],
     )
     db.executemany("INSERT INTO units VALUES (?, ?, ?, ?)", [(i, *span) for i, span in enumerate(units.spans)])
     db.commit()
@@ -211,7 +219,7 @@ class IndexReader:
             r[0]: StoredPassage(*r)
             for r in self.db.execute(
                 "SELECT p.row, p.id, p.doc_id, p.paragraph, p.part, p.start, p.\"end\", p.text, p.kind, p.section,"
-                f" d.title, d.source FROM passages p JOIN documents d USING (doc_id) WHERE p.row IN ({marks})",
+                f" p.page, p.place, d.title, d.source FROM passages p JOIN documents d USING (doc_id) WHERE p.row IN ({marks})",
                 rows,
             )
         }
@@ -220,6 +228,15 @@ class IndexReader:
     def rows_of(self, passage_ids: list[str]) -> list[int]:
         marks = ",".join("?" * len(passage_ids))
         return [r[0] for r in self.db.execute(f"SELECT row FROM passages WHERE id IN ({marks}) ORDER BY row", passage_ids)]
+
+    def rows_of_article(self, doc_ids: list[str], article: str) -> list[int]:
+        """Passages of "Điều <article>" in these documents, in document order."""
+        marks = ",".join("?" * len(doc_ids))
+        rows = self.db.execute(
+            f"SELECT row, place FROM passages WHERE doc_id IN ({marks}) AND place LIKE ? ORDER BY row",
+            [*doc_ids, f"%Điều {article}%"],
+        )
+        return [row for row, place in rows if re.search(rf"Điều {re.escape(article)}(?:,|$)", place)]
 
     def units(self, passage_row: int) -> tuple[list[tuple[int, int]], np.ndarray]:
         """The answer units of one passage: their (start, end) and vectors."""
@@ -234,13 +251,13 @@ class IndexReader:
 
     def document(self, doc_id: str) -> dict | None:
         row = self.db.execute(
-            "SELECT doc_id, source, title, byline, text FROM documents WHERE doc_id = ?", (doc_id,)
+            "SELECT doc_id, source, title, byline, text, kind, date FROM documents WHERE doc_id = ?", (doc_id,)
         ).fetchone()
         if row is None:
             return None
         rows = [r[0] for r in self.db.execute("SELECT row FROM passages WHERE doc_id = ? ORDER BY row", (doc_id,))]
-        return {"doc_id": row[0], "source": row[1], "title": row[2], "byline": row[3], "text": row[4],
-                "passages": self.passages(rows)}
+        keys = ("doc_id", "source", "title", "byline", "text", "kind", "date")
+        return {**dict(zip(keys, row)), "passages": self.passages(rows)}
 
     def documents(self) -> list[tuple[str, str, str]]:
         return list(self.db.execute("SELECT doc_id, title, source FROM documents ORDER BY doc_id"))

@@ -25,7 +25,7 @@ def vndate(iso: str | None) -> str:
     """2022-02-08 -> 08/02/2022, the way Vietnamese documents write dates."""
     if not iso:
         return ""
-    year, month, day = iso.split("-")
+    year, month, day = iso[:10].split("-")
     return f"{day}/{month}/{year}"
 
 
@@ -60,7 +60,8 @@ def document(searcher: SearcherDep, doc_id: str) -> schemas.DocumentResponse:
     if found is None:
         raise HTTPException(status_code=404, detail=f"Không có tài liệu '{doc_id}'.")
     passages = [
-        schemas.PassageOut(passage_id=p.id, paragraph=p.paragraph, start=p.start, end=p.end, text=p.text, kind=p.kind)
+        schemas.PassageOut(passage_id=p.id, paragraph=p.paragraph, start=p.start, end=p.end, text=p.text, kind=p.kind,
+                           page=p.page, place=p.place)
         for p in found.pop("passages")
     ]
     return schemas.DocumentResponse(**found, passages=passages)

@@ -16,6 +16,8 @@ class Citation(BaseModel):
     paragraph: int = Field(description="1-based paragraph number in the cleaned document")
     start: int = Field(description="Offset of the first character in the source file's text")
     end: int = Field(description="Offset after the last character: file_text[start:end] == text")
+    page: int | None = Field(None, description="PDF page the passage starts on")
+    place: str | None = Field(None, description="Place in a legal text, e.g. 'Điều 5, khoản 2'")
 
 
 class AnswerSpan(BaseModel):
@@ -69,6 +71,8 @@ class PassageOut(BaseModel):
     end: int
     text: str
     kind: str
+    page: int | None = None
+    place: str | None = None
 
 
 class DocumentResponse(BaseModel):
@@ -76,6 +80,8 @@ class DocumentResponse(BaseModel):
     title: str
     source: str
     byline: str | None
+    kind: str = Field(description="text | html | pdf | docx: for all but plain text, `text` is the extracted text")
+    date: str | None
     text: str
     passages: list[PassageOut]
 
@@ -93,7 +99,8 @@ def reference(e: Entry) -> ReferenceOut:
 
 
 def citation(p: StoredPassage) -> Citation:
-    return Citation(doc_id=p.doc_id, title=p.title, source=p.source, paragraph=p.paragraph, start=p.start, end=p.end)
+    return Citation(doc_id=p.doc_id, title=p.title, source=p.source, paragraph=p.paragraph, start=p.start, end=p.end,
+                    page=p.page, place=p.place)
 
 
 def search_response(result: SearchResult) -> SearchResponse:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embedder import Encoder
+from indexer.legal import find_article
 from indexer.references import Entry, find_query_references
 from indexer.textnorm import nfc
 from indexer.store import IndexReader, IndexUnavailable, StoredPassage, current_version, read_manifest
@@ -148,6 +149,9 @@ class Searcher:
         references = reader.registry.resolve_query(query)
         if references:
             ranked = self._cited_first(reader, query, vector, mode, references, ranked)
+            article = find_article(query)
+            if article:
+                ranked = _article_first(reader, article, references, ranked)
             clock("references")
         ranked = ranked[:k]
         passages = reader.passages([r for r, _ in ranked])
@@ -198,6 +202,20 @@ class Searcher:
         elif answers:
             result.confidence = max(self.calibration.confidence(a) for a in answers)
             result.answerable = result.confidence >= 0.5
+
+
+def _article_first(
+    reader: IndexReader, article: str, references: list[Entry], ranked: list[tuple[int, float]]
+) -> list[tuple[int, float]]:
+    """"Điều 5 Quy định 58": the passages of article 5 in the documents that cite (or are) Quy định 58."""
+    docs = sorted({d for e in references for d in e.docs})
+    rows = reader.rows_of_article(docs, article)
+    if not rows:
+        return ranked
+    top = max((s for _, s in ranked), default=0.0)
+    first = [(row, top + 1.0 - i * 1e-6) for i, row in enumerate(rows)]
+    chosen = set(rows)
+    return first + [(row, s) for row, s in ranked if row not in chosen]
 
 
 def _without_references(query: str) -> str:
