@@ -85,3 +85,19 @@ def test_help_lists_subcommands():
     assert r.returncode == 0
     for name in ("index", "serve", "ask", "setup"):
         assert name in r.stdout
+
+
+def test_index_reports_added_changed_removed_documents(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("000_eef771c6f4b7a4c7.txt", "004_36a51179155aa3a4.txt"):
+        shutil.copy(CORPUS / name, corpus)
+    index = ["--corpus", str(corpus), "--index", str(tmp_path / "idx")]
+    assert run_tracuu("index", *index).returncode == 0
+    changed = corpus / "004_36a51179155aa3a4.txt"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nMột đoạn mới được thêm vào cuối bài viết.\n", encoding="utf-8")
+    (corpus / "000_eef771c6f4b7a4c7.txt").unlink()
+    shutil.copy(CORPUS / "003_2cb5ba63ba071e47.txt", corpus)
+    r = run_tracuu("index", *index)
+    assert r.returncode == 0, r.stderr
+    assert "thêm 1, sửa 1, xóa 1, không đổi 0" in r.stdout

@@ -24,6 +24,8 @@ err = Console(stderr=True)
 EXIT_FAILURE = 1
 EXIT_PARTIAL = 3
 
+CHANGE_WORDS = {"added": "thêm", "changed": "sửa", "removed": "xóa", "unchanged": "không đổi"}
+
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Thư mục chỉ mục (mặc định: TRACUU_INDEX)")]
 
 
@@ -94,10 +96,11 @@ def index(
         except (IndexBusy, ValueError) as exc:
             fail(str(exc))
     dropped = ", ".join(f"{kind} {n}" for kind, n in sorted(report.dropped_lines.items())) or "0"
+    changes = ", ".join(f"{CHANGE_WORDS[kind]} {len(report.changes.get(kind, []))}" for kind in CHANGE_WORDS)
     out.print(
         f"Đã lập chỉ mục {report.documents} tài liệu, {report.passages} đoạn, {report.units} câu "
         f"({report.embedded} đoạn/câu nhúng mới, {report.passages + report.units - report.embedded} lấy từ bộ nhớ đệm) "
-        f"trong {report.seconds:.1f} s.\nDòng bị loại khi làm sạch: {dropped}.\n"
+        f"trong {report.seconds:.1f} s.\nTài liệu: {changes}.\nDòng bị loại khi làm sạch: {dropped}.\n"
         f"Phiên bản: {report.version} → {index_dir}",
         highlight=False,
     )
@@ -153,7 +156,8 @@ def ask(
         c = hit.citation
         out.print(f"[bold red][{hit.rank}][/] {hit.text}", highlight=False)
         out.print(
-            f"    [dim]{c.title} — {c.source}, đoạn {c.paragraph}, ký tự {c.start}–{c.end}, điểm {hit.score:.3f}[/]\n",
+            f"    [dim]{c.title} — {c.source}, {c.place + ', ' if c.place else ''}đoạn {c.paragraph}"
+            f"{f', trang {c.page}' if c.page else ''}, ký tự {c.start}–{c.end}, điểm {hit.score:.3f}[/]\n",
             highlight=False,
         )
 
