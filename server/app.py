@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from server import schemas
-from server.search import MAX_K, BadQuery, Searcher
+from server.batching import QueryBatcher
+from server.search import MAX_K, BadQuery, Searcher, check_query, needs_vector
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -46,12 +48,21 @@ pages = APIRouter(include_in_schema=False)
 
 
 @api.get("/search", response_model=schemas.SearchResponse)
-def search(searcher: SearcherDep, q: QueryParam, k: KParam = 5, mode: ModeParam = "hybrid") -> schemas.SearchResponse:
+async def search(
+    request: Request, searcher: SearcherDep, q: QueryParam, k: KParam = 5, mode: ModeParam = "hybrid"
+) -> schemas.SearchResponse:
     """Ranked passages for a question, each with a citation into its source file."""
+    started = time.perf_counter()
     try:
-        return schemas.search_response(searcher.search(q, k, mode))
+        query = check_query(q, k, mode)
     except BadQuery as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
+    vector = await request.app.state.batcher.encode(query) if needs_vector(mode, True) else None
+    encoded = time.perf_counter()
+    result = searcher.search(query, k, mode, vector=vector)
+    result.timings = {"encode": round((encoded - started) * 1000, 3), **result.timings}
+    result.took_ms = (time.perf_counter() - started) * 1000
+    return schemas.search_response(result)
 
 
 @api.get("/documents/{doc_id:path}", response_model=schemas.DocumentResponse)
@@ -151,6 +162,7 @@ def create_app(searcher: Searcher, watch: bool = True) -> FastAPI:
             threading.Thread(target=_watch_index, args=(searcher, stop), daemon=True).start()
         yield
         stop.set()
+        app.state.batcher.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -159,6 +171,7 @@ def create_app(searcher: Searcher, watch: bool = True) -> FastAPI:
         version="0.1.0",
     )
     app.state.searcher = searcher
+    app.state.batcher = QueryBatcher(searcher.encoder)
     app.include_router(api)
     app.include_router(pages)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -57,6 +57,7 @@ class SearchResponse(BaseModel):
     query: str
     mode: str = Field(description="dense | lexical | hybrid")
     took_ms: float
+    timings: dict[str, float] = Field(default_factory=dict, description="Milliseconds per stage of this query")
     notice: str | None = Field(None, description="A remark for the user, e.g. no query word occurs in the corpus")
     answerable: bool = Field(description="Whether the top passages seem to answer the question")
     confidence: float = Field(description="0-1 confidence behind `answerable`")
@@ -108,6 +109,7 @@ def search_response(result: SearchResult) -> SearchResponse:
         query=result.query,
         mode=result.mode,
         took_ms=round(result.took_ms, 2),
+        timings=result.timings,
         notice=result.notice,
         answerable=result.answerable,
         confidence=round(result.confidence, 4),

@@ -65,6 +65,11 @@ def check_query(query: str, k: int, mode: str = "hybrid") -> str:
     return query
 
 
+def needs_vector(mode: str, answers: bool) -> bool:
+    """Whether a search needs the query embedding (dense retrieval, or scoring answer sentences)."""
+    return mode != "lexical" or answers
+
+
 def check_model(index_dir: Path, model_name: str) -> None:
     """Refuse, before loading anything heavy, an index built with another model."""
     manifest = read_manifest(index_dir)
@@ -112,11 +117,13 @@ class Searcher:
         self.search("khởi động tra cứu", k=1)
 
     def search(
-        self, query: str, k: int = 5, mode: str = "hybrid", answers: bool = True, limit_check: bool = True
+        self, query: str, k: int = 5, mode: str = "hybrid", answers: bool = True, limit_check: bool = True,
+        vector: np.ndarray | None = None,
     ) -> SearchResult:
         """Ranked passages; with answers, each carries its best answer sentence and the result says
         whether the corpus seems to answer the question at all. limit_check=False lets internal callers
-        (evaluation) ask for more than MAX_K passages."""
+        (evaluation) ask for more than MAX_K passages. `vector` is the query's embedding when the caller
+        already has it (the server encodes concurrent queries in batches)."""
         started = time.perf_counter()
         query = check_query(query, k if limit_check else min(k, MAX_K), mode)
         reader = self.reader  # one version for the whole request, even if a reload swaps it meanwhile
@@ -124,8 +131,7 @@ class Searcher:
         clock = Stopwatch(timings)
         depth = min(max(k, CANDIDATES), reader.size)
         notice = None
-        vector = None
-        if mode != "lexical" or answers:
+        if vector is None and needs_vector(mode, answers):
             vector = self.encoder.encode_queries([query])[0]
             clock("encode")
         dense: list[tuple[int, float]] = []

@@ -33,6 +33,7 @@ def test_ask_json_is_what_the_api_returns(seed_index, live_server):
     from_api = httpx.get(f"{live_server}/api/search", params={"q": question, "k": 3}).json()
     for body in (from_cli, from_api):
         body.pop("took_ms")
+        assert set(body.pop("timings")) >= {"encode", "fusion"}
     assert from_cli == from_api
     assert any("Nguyễn Kim Minh" in h["text"] for h in from_cli["results"])
 
