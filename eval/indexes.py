@@ -4,6 +4,7 @@ The key is a hash of everything the index depends on: the corpus bytes, the mode
 indexing settings and the indexer's own source code (an edit to the tokenizer or the splitter must not
 be measured against a stale index). A folder is reused only if its build finished (a marker file is
 written last); an unchanged corpus is therefore neither re-embedded (the embedding cache) nor rebuilt.
+Folders of the same set with another key are deleted once unused for a day.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ from indexer.store import read_manifest
 
 MARKER = "eval-index.json"
 EVAL_INDEX_FORMAT = 1
+PRUNE_AFTER = 24 * 3600  # seconds: an unused stale eval index is deleted after a day
 
 
 class EvalError(ValueError):
@@ -79,6 +82,7 @@ def cached_index(index_dir: Path, key: str, build: Callable[[], dict]) -> IndexI
     except (OSError, ValueError):
         stored = None
     if stored and stored.get("key") == key and read_manifest(index_dir) is not None:
+        os.utime(marker)  # "last used": pruning keeps it
         return IndexInfo(index_dir, True, stored["documents"], stored["passages"], 0, stored["skipped"], 0.0)
     marker.unlink(missing_ok=True)
     started = time.perf_counter()
@@ -88,7 +92,21 @@ def cached_index(index_dir: Path, key: str, build: Callable[[], dict]) -> IndexI
     staging = marker.with_suffix(f".tmp-{os.getpid()}")
     staging.write_text(json.dumps({"key": key, **stats}, ensure_ascii=False), encoding="utf-8")
     os.replace(staging, marker)
+    prune_siblings(index_dir)
     return info
+
+
+def prune_siblings(index_dir: Path, max_age: float = PRUNE_AFTER) -> None:
+    """Delete other indexes of the same set (`<name>-<other key>`) not used for max_age seconds: they were
+    built from an older corpus, model or indexer and will not be reused."""
+    name = index_dir.name.rsplit("-", 1)[0]
+    for sibling in index_dir.parent.glob(f"{name}-*"):
+        if sibling == index_dir or sibling.name.rsplit("-", 1)[0] != name or not sibling.is_dir():
+            continue
+        marker = sibling / MARKER
+        used = marker.stat().st_mtime if marker.exists() else sibling.stat().st_mtime
+        if time.time() - used > max_age:
+            shutil.rmtree(sibling, ignore_errors=True)
 
 
 def describe(info: IndexInfo) -> str:

@@ -133,6 +133,23 @@ def test_trec_run_file_keeps_ids_splittable(tmp_path):
     assert trec_id("50%") == "50%25"
 
 
+def test_stale_eval_indexes_of_the_same_set_are_pruned(tmp_path):
+    import os
+    import time
+
+    from eval.indexes import MARKER, prune_siblings
+
+    for name in ("uit-qa-aaa", "uit-qa-bbb", "uit-qa-ccc", "uit-qa-v2-ddd", "other-eee"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / MARKER).write_text("{}")
+    old = time.time() - 2 * 86400
+    for name in ("uit-qa-bbb", "uit-qa-v2-ddd", "other-eee"):
+        os.utime(tmp_path / name / MARKER, (old, old))
+    prune_siblings(tmp_path / "uit-qa-aaa")
+    # Only the same set's old index goes; a recently used one ("ccc") and other sets stay.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other-eee", "uit-qa-aaa", "uit-qa-ccc", "uit-qa-v2-ddd"]
+
+
 # ---- datasets ----
 
 DOCS = [
