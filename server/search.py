@@ -153,11 +153,14 @@ class Searcher:
             ranked = dense or lexical
         clock("fusion")
         references = reader.registry.resolve_query(query)
-        if references:
-            ranked = self._cited_first(reader, query, vector, mode, references, ranked)
+        # Only numbered documents take the fast path: a law named by its title ("Luật Du lịch") is
+        # cited mostly by its own closing articles, which would push the asked-about article down.
+        numbered = [e for e in references if e.number]
+        if numbered:
+            ranked = self._cited_first(reader, query, vector, mode, numbered, ranked)
             article = find_article(query)
             if article:
-                ranked = _article_first(reader, article, references, ranked)
+                ranked = _article_first(reader, article, numbered, ranked)
             clock("references")
         ranked = ranked[:k]
         passages = reader.passages([r for r, _ in ranked])
