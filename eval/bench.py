@@ -1,0 +1,146 @@
+"""`tracuu bench`: how fast the product is where users feel it, measured for real.
+
+- indexing throughput (passages/s) of each encoder backend on the seed corpus, and on the start of
+  alqac-legal's corpus when ../shared/benchmarks is present;
+- a real `tracuu serve` in its own process: seconds from start to the first answered query, then
+  load from a separate process (eval.loadgen) with 1, 8 and 32 concurrent clients: throughput and
+  p50/p95/p99, with queries new to every cache; the median time of each query stage; the server's
+  peak resident memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from indexer.build import build_index, embedding_text
+from indexer.documents import read_corpus
+from indexer.embedder import EmbeddingCache
+from indexer.onnx_encoder import load_encoder
+from tracuu.config import REPO_ROOT, load_settings
+
+ALQAC = REPO_ROOT.parent / "shared" / "benchmarks" / "alqac-legal" / "corpus.jsonl"
+BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
+
+
+def _seed_texts() -> list[str]:
+    documents, _ = read_corpus(load_settings().corpus_dir)
+    titles = {d.doc_id: d.title for d in documents}
+    return [embedding_text(titles[p.doc_id], p.section, p.text) for d in documents for p in d.passages]
+
+
+def _alqac_texts(limit: int) -> list[str]:
+    if not ALQAC.is_file():
+        return []
+    texts = []
+    with ALQAC.open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            texts.append(f"{record.get('title', '')}\n{record['text']}"[:1500])
+            if len(texts) >= limit:
+                break
+    return texts
+
+
+def indexing_throughput(backends=BACKENDS, alqac_limit: int = 300) -> list[dict]:
+    """passages/s of a full (uncached) embedding pass, per backend and corpus."""
+    settings = load_settings()
+    corpora = {"seed": _seed_texts(), "alqac-legal": _alqac_texts(alqac_limit)}
+    rows = []
+    for backend in backends:
+        encoder = load_encoder(settings.model, settings.models_dir, backend)
+        encoder.encode_passages(corpora["seed"][:8])  # warm-up
+        for name, texts in corpora.items():
+            if not texts:
+                continue
+            started = time.perf_counter()
+            encoder.encode_passages(texts)
+            seconds = time.perf_counter() - started
+            rows.append({"backend": backend, "corpus": name, "passages": len(texts),
+                         "seconds": round(seconds, 2), "passages_per_s": round(len(texts) / seconds, 1)})
+    return rows
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def _loadgen(url: str, clients: int, requests: int, queries_file: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "eval.loadgen", "--url", url, "--clients", str(clients),
+         "--requests", str(requests), "--queries", str(queries_file)],
+        capture_output=True, text=True, check=True, cwd=REPO_ROOT,
+    )
+    return json.loads(out.stdout)
+
+
+def serving(backend: str, requests: int, clients=(1, 8, 32), work_dir: Path | None = None) -> dict:
+    settings = load_settings()
+    work = Path(work_dir or tempfile.mkdtemp(prefix="tracuu-bench-"))
+    index_dir = work / "index"
+    if read_index_missing(index_dir):
+        # Indexes are always built with torch, whose exact vectors go into the embedding cache.
+        encoder = load_encoder(settings.model, settings.models_dir, "torch")
+        build_index(settings.corpus_dir, index_dir, encoder, EmbeddingCache(settings.embedding_cache))
+    questions = [json.loads(line)["question"] for line in (REPO_ROOT / "eval" / "gold.jsonl").open(encoding="utf-8")]
+    queries_file = work / "queries.json"
+    queries_file.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "TRACUU_BACKEND": backend}
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "tracuu"), "serve", "--index", str(index_dir), "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )
+    try:
+        first = None
+        while time.perf_counter() - started < 180:
+            if proc.poll() is not None:
+                raise RuntimeError(f"tracuu serve exited: {proc.stderr.read().decode()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/api/search", params={"q": "Bình Thuận có bao nhiêu dân?"}, timeout=5).status_code == 200:
+                    first = time.perf_counter() - started
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        loads = [_loadgen(url, n, requests if n == 1 else requests * 2, queries_file) for n in clients]
+        return {"backend": backend, "first_answer_s": round(first or -1, 2), "loads": loads,
+                "peak_rss_mb": _peak_rss_mb(proc.pid)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def read_index_missing(index_dir: Path) -> bool:
+    return not (index_dir / "current").exists()
+
+
+def run_bench(backends=BACKENDS, serve_backend: str = "auto", requests: int = 200, alqac_limit: int = 300,
+              skip_indexing: bool = False) -> dict:
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": {"cores": os.cpu_count()},
+        "indexing": [] if skip_indexing else indexing_throughput(backends, alqac_limit),
+        "serving": serving(serve_backend, requests),
+    }
