@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 import indexer
+from indexer.documents import file_sha256 as file_digest
 from indexer.store import read_manifest
 
 MARKER = "eval-index.json"
@@ -46,14 +47,6 @@ class IndexInfo:
 
     def to_json(self) -> dict:
         return {**asdict(self), "index_dir": str(self.index_dir)}
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def code_fingerprint() -> str:

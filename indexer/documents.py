@@ -90,7 +90,7 @@ def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:
             continue
         try:
             extracted = extract(path)
-            document = parse_document(source, extracted.text, _sha256(path), extracted)
+            document = parse_document(source, extracted.text, file_sha256(path), extracted)
         except (UnreadableFile, ValueError) as exc:
             skipped.append(Skipped(source, str(exc)))
             continue
@@ -101,7 +101,8 @@ def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:
     return documents, skipped
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB blocks (corpus files can be large)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
