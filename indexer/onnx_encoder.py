@@ -22,6 +22,11 @@ The ONNX files live next to the model folder: ``$TRACUU_HOME/models/<model folde
 the export settings and the cached auto verdict). They are built on first use (about a minute) and
 rebuilt when the model folder, the export settings or the onnxruntime version change.
 
+``TRACUU_ONNX_QUANT`` picks the int8 weight format (see ``QUANTIZATIONS``): ``avx2`` (default; u8
+weights, reduce_range: correct on any x86 CPU), ``vnni`` (s8 weights, full range: about twice as
+fast on CPUs with AVX512-VNNI / AVX-VNNI, same fidelity; not for CPUs without VNNI) or ``auto``
+(vnni when /proc/cpuinfo shows VNNI). Changing it rebuilds the files.
+
 Needs ``onnxruntime`` and ``onnx`` (``onnx`` only for the export).
 """
 
@@ -55,7 +60,15 @@ OUTPUT = "last_hidden_state"
 # Bumped whenever the files written for the same model folder change (export, fusion or
 # quantization settings), so cached files are rebuilt.
 EXPORT_VERSION = 1
-QUANTIZATION = {"per_channel": True, "reduce_range": True, "weight_type": "QUInt8"}
+QUANT_ENV = "TRACUU_ONNX_QUANT"
+# Dynamic int8 settings (quantize_dynamic). "avx2": u8 weights with reduce_range (7-bit), safe on
+# every x86 CPU: without VNNI, u8 x s8 products saturate int16 in MLAS's AVX2 kernel. "vnni": s8
+# weights, full range; MLAS's VNNI kernel (avx512_vnni / avx_vnni) runs it much faster, at the
+# same fidelity, but the file should not be used on a CPU without VNNI.
+QUANTIZATIONS = {
+    "avx2": {"per_channel": True, "reduce_range": True, "weight_type": "QUInt8"},
+    "vnni": {"per_channel": True, "reduce_range": False, "weight_type": "QInt8"},
+}
 # "auto" takes int8 when its mean cosine to torch is at least this, for queries and for passages.
 AUTO_MIN_MEAN_COSINE = 0.995
 
@@ -109,16 +122,36 @@ def onnx_dir_for(model_path: str | Path, models_dir: Path) -> Path:
     return Path(models_dir) / f"{Path(model_path).name}-onnx"
 
 
-def source_fingerprint(model_dir: Path) -> str:
+def cpu_has_vnni() -> bool:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
+def quantization_flavor(value: str | None = None) -> str:
+    """``TRACUU_ONNX_QUANT`` (or ``value``): "avx2" (default), "vnni", or "auto" (vnni when this
+    CPU has VNNI, else avx2)."""
+    flavor = (value or os.environ.get(QUANT_ENV, "") or "avx2").strip().lower()
+    if flavor == "auto":
+        return "vnni" if cpu_has_vnni() else "avx2"
+    if flavor not in QUANTIZATIONS:
+        raise ValueError(f"{QUANT_ENV} must be avx2, vnni or auto, not {flavor!r}")
+    return flavor
+
+
+def source_fingerprint(model_dir: Path, quantization: str | None = None) -> str:
     """What the exported files depend on: the model folder (as ``model_identity`` sees it), the
-    export settings and the onnxruntime version (its optimizer wrote the fused graph)."""
+    export and quantization settings and the onnxruntime version (its optimizer wrote the graph)."""
     import onnxruntime
 
     parts = {
         "model": model_identity("", str(model_dir)),
         "export": EXPORT_VERSION,
         "opset": OPSET,
-        "quantization": QUANTIZATION,
+        "quantization": QUANTIZATIONS[quantization_flavor(quantization)],
         "onnxruntime": onnxruntime.__version__,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
@@ -151,23 +184,26 @@ def _model_config(model_dir: Path) -> dict:
 # --------------------------------------------------------------------------- export
 
 
-def _is_current(model_dir: Path, out_dir: Path) -> bool:
+def _is_current(model_dir: Path, out_dir: Path, quantization: str) -> bool:
     source = _read_source(out_dir)
-    return (source.get("fingerprint") == source_fingerprint(model_dir)
+    return (source.get("fingerprint") == source_fingerprint(model_dir, quantization)
             and all((out_dir / name).is_file() for name in FILES.values()))
 
 
-def export_onnx(model_dir: Path, out_dir: Path) -> dict[str, Path]:
+def export_onnx(model_dir: Path, out_dir: Path, quantization: str | None = None) -> dict[str, Path]:
     """Export the model folder's BertModel to ``out_dir``: ``model-fp32.onnx`` (fused by
     onnxruntime's BERT optimizer) and ``model-int8.onnx`` (that graph with dynamic int8 weights).
 
     Cached: nothing is done when ``out_dir/onnx-source.json`` records the same source fingerprint.
     Each file is written to a temporary name and renamed, and onnx-source.json is written last, so
-    an interrupted export leaves no folder that looks complete. Returns {"fp32": path, "int8": path}.
+    an interrupted export leaves no folder that looks complete. ``quantization`` is a key of
+    QUANTIZATIONS or "auto" (default: ``TRACUU_ONNX_QUANT``, else "avx2"); changing it rebuilds.
+    Returns {"fp32": path, "int8": path}.
     """
     model_dir, out_dir = Path(model_dir), Path(out_dir)
+    flavor = quantization_flavor(quantization)
     paths = {precision: out_dir / name for precision, name in FILES.items()}
-    if _is_current(model_dir, out_dir):
+    if _is_current(model_dir, out_dir, flavor):
         return paths
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -178,18 +214,18 @@ def export_onnx(model_dir: Path, out_dir: Path) -> dict[str, Path]:
         _export_raw(model_dir, raw)
         _fuse(model_dir, raw, fused)
         raw.unlink()
-        _quantize(fused, int8)
+        _quantize(fused, int8, QUANTIZATIONS[flavor])
         (out_dir / SOURCE_FILE).unlink(missing_ok=True)  # the folder is incomplete from here on
         for precision, path in paths.items():
             os.chmod(work / path.name, 0o644)
             os.replace(work / path.name, path)
         _write_json_atomic(out_dir / SOURCE_FILE, {
-            "fingerprint": source_fingerprint(model_dir),
+            "fingerprint": source_fingerprint(model_dir, flavor),
             "source": str(model_dir.resolve()),
             "model": model_identity("", str(model_dir)),
             "export_version": EXPORT_VERSION,
             "opset": OPSET,
-            "quantization": QUANTIZATION,
+            "quantization": {"flavor": flavor, **QUANTIZATIONS[flavor]},
             "files": {p: path.name for p, path in paths.items()},
         })
     finally:
@@ -252,7 +288,7 @@ def _fuse(model_dir: Path, raw: Path, out: Path) -> None:
     optimized.save_model_to_file(str(out))
 
 
-def _quantize(fused: Path, out: Path) -> None:
+def _quantize(fused: Path, out: Path, settings: dict) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -262,9 +298,9 @@ def _quantize(fused: Path, out: Path) -> None:
     try:
         quantize_dynamic(
             str(fused), str(out),
-            per_channel=QUANTIZATION["per_channel"],
-            reduce_range=QUANTIZATION["reduce_range"],
-            weight_type=getattr(QuantType, QUANTIZATION["weight_type"]),
+            per_channel=settings["per_channel"],
+            reduce_range=settings["reduce_range"],
+            weight_type=getattr(QuantType, settings["weight_type"]),
             # shape inference cannot type the outputs of the fused contrib ops (Attention, ...)
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
@@ -291,11 +327,13 @@ class OnnxEncoder:
     else is a folder path). The tokenizer is the folder's tokenizer.json (truncated to the
     folder's max_seq_length), the prompts its config_sentence_transformers.json ones, pooling the
     mean over the attention mask (prompt and special tokens included, as the folder's Pooling
-    config says) followed by L2 normalization.
+    config says) followed by L2 normalization. The ONNX files are exported on first use into
+    ``onnx_dir`` (default ``onnx_dir_for(path, models_dir)``) with ``quantization`` (see
+    ``export_onnx``); ``threads`` is onnxruntime's intra-op thread count.
     """
 
     def __init__(self, model_name: str, models_dir: Path, precision: str = "int8", threads: int = 2,
-                 onnx_dir: Path | None = None):
+                 onnx_dir: Path | None = None, quantization: str | None = None):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
         import onnxruntime as ort
@@ -309,7 +347,7 @@ class OnnxEncoder:
         self.precision = precision
         self.model_id = model_identity(model_name, self.path)
         self.onnx_dir = Path(onnx_dir) if onnx_dir else onnx_dir_for(folder, models_dir)
-        self.onnx_path = export_onnx(folder, self.onnx_dir)[precision]
+        self.onnx_path = export_onnx(folder, self.onnx_dir, quantization)[precision]
 
         config = _model_config(folder)
         self.dim = int(config["hidden_size"])

@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
+# "onnx-int8-vnni" (also accepted): int8 with s8 weights (TRACUU_ONNX_QUANT=vnni), exported to its
+# own folder <model folder>-onnx-vnni so that the shared files are left alone.
 
 
 def corpus_lines(corpus: Path) -> list[str]:
@@ -66,10 +68,24 @@ def make_passages(lines: list[str], count: int, n_tokens, limit: int = 256) -> l
     return [out[i % len(out)] for i in range(count)]
 
 
-def load(backend: str, model: str, models_dir: Path):
-    from indexer.onnx_encoder import load_encoder
+def load(backend: str, model: str, models_dir: Path, threads: int):
+    """torch with ``threads`` intra-op threads, or onnxruntime at the given precision."""
+    from indexer.embedder import Encoder
+    from indexer.onnx_encoder import OnnxEncoder
 
-    return load_encoder(model, models_dir, backend=backend)
+    if backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        return Encoder(model, models_dir)
+    if backend == "onnx-int8-vnni":
+        from indexer.model_convert import ensure_model
+        from indexer.onnx_encoder import onnx_dir_for
+
+        folder = onnx_dir_for(ensure_model(model, models_dir), models_dir)
+        return OnnxEncoder(model, models_dir, precision="int8", threads=threads, quantization="vnni",
+                           onnx_dir=folder.with_name(folder.name + "-vnni"))
+    return OnnxEncoder(model, models_dir, precision=backend.removeprefix("onnx-"), threads=threads)
 
 
 def main() -> None:
@@ -79,8 +95,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--backends", default=",".join(BACKENDS))
+    ap.add_argument("--threads", type=int, default=2, help="intra-op threads for torch and onnxruntime")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--quick", action="store_true", help="40 queries, 32 passages, 1 round (a smoke run)")
     args = ap.parse_args()
+    if args.quick:
+        args.queries, args.passages, args.rounds, args.warmup = 40, 32, 1, 5
 
     import numpy as np
     from tokenizers import Tokenizer
@@ -110,7 +130,7 @@ def main() -> None:
     encoders = {}
     for b in backends:
         t = time.perf_counter()
-        encoders[b] = load(b, settings.model, settings.models_dir)
+        encoders[b] = load(b, settings.model, settings.models_dir, args.threads)
         print(f"loaded {b} ({type(encoders[b]).__name__}) in {time.perf_counter() - t:.1f} s")
 
     for enc in encoders.values():  # warm-up
@@ -119,16 +139,19 @@ def main() -> None:
         enc.encode_passages(passages[:32])
 
     latency: dict[str, list[float]] = {b: [] for b in backends}
+    cpu: dict[str, list[float]] = {b: [] for b in backends}  # process CPU time (includes spinning)
     throughput: dict[str, list[float]] = {b: [] for b in backends}
     load_before = os.getloadavg()
     for r in range(args.rounds):
         times: dict[str, list[float]] = {b: [] for b in backends}
+        cpu_times: dict[str, list[float]] = {b: [] for b in backends}
         for i, q in enumerate(queries):  # each query on every backend, in rotating order
             for j in range(len(backends)):
                 b = backends[(i + j) % len(backends)]
-                t = time.perf_counter()
+                c, t = time.process_time(), time.perf_counter()
                 encoders[b].encode_queries([q])
                 times[b].append(time.perf_counter() - t)
+                cpu_times[b].append(time.process_time() - c)
         for j in range(len(backends)):
             b = backends[(r + j) % len(backends)]
             t = time.perf_counter()
@@ -136,6 +159,7 @@ def main() -> None:
             throughput[b].append(len(passages) / (time.perf_counter() - t))
         for b in backends:
             latency[b] += times[b]
+            cpu[b] += cpu_times[b]
             print(f"round {r + 1} {b:10s} query median {1000 * statistics.median(times[b]):6.2f} ms, "
                   f"passages {throughput[b][-1]:6.1f}/s, load {os.getloadavg()[0]:.2f}", flush=True)
     load_after = os.getloadavg()
@@ -144,13 +168,16 @@ def main() -> None:
     for b in backends:
         ms = 1000 * np.array(latency[b])
         rows[b] = {"query_median_ms": float(np.median(ms)), "query_p90_ms": float(np.percentile(ms, 90)),
+                   "query_cpu_median_ms": float(1000 * np.median(cpu[b])),
                    "passages_per_s_median": float(statistics.median(throughput[b])),
                    "passages_per_s_rounds": throughput[b]}
     print(f"\nload average before {load_before[0]:.2f}, after {load_after[0]:.2f} (2 cores; other processes add noise)")
-    print(f"| backend | 1 query median (ms) | p90 (ms) | passages/s, batch 32, <=256 tok |")
-    print("|---|---|---|---|")
+    print(f"threads: {args.threads}")
+    print("| backend | 1 query median (ms) | p90 (ms) | CPU per query, median (ms) | passages/s, batch 32, <=256 tok |")
+    print("|---|---|---|---|---|")
     for b, row in rows.items():
-        print(f"| {b} | {row['query_median_ms']:.2f} | {row['query_p90_ms']:.2f} | {row['passages_per_s_median']:.1f} |")
+        print(f"| {b} | {row['query_median_ms']:.2f} | {row['query_p90_ms']:.2f} | {row['query_cpu_median_ms']:.2f} "
+              f"| {row['passages_per_s_median']:.1f} |")
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "load": [load_before, load_after]}, indent=2), "utf-8")
 

@@ -178,6 +178,29 @@ def test_auto_falls_back_to_torch_when_export_fails(settings, monkeypatch):
     assert isinstance(chosen, Encoder)
 
 
+def test_quantization_flavor(model_dir, monkeypatch):
+    monkeypatch.delenv(ox.QUANT_ENV, raising=False)
+    assert ox.quantization_flavor() == "avx2"
+    assert ox.QUANTIZATIONS["avx2"] == {"per_channel": True, "reduce_range": True, "weight_type": "QUInt8"}
+    monkeypatch.setenv(ox.QUANT_ENV, "auto")
+    assert ox.quantization_flavor() == ("vnni" if ox.cpu_has_vnni() else "avx2")
+    assert ox.source_fingerprint(model_dir, "vnni") != ox.source_fingerprint(model_dir, "avx2")
+    with pytest.raises(ValueError):
+        ox.quantization_flavor("fp8")
+
+
+@pytest.mark.skipif(not ox.cpu_has_vnni(), reason="the vnni int8 file is meant for CPUs with VNNI")
+def test_vnni_int8_is_as_close_to_torch(settings, torch_vectors, passages, tmp_path):
+    enc = ox.OnnxEncoder(settings.model, settings.models_dir, "int8", onnx_dir=tmp_path / "vnni", quantization="vnni")
+    source = json.loads((tmp_path / "vnni" / ox.SOURCE_FILE).read_text("utf-8"))
+    assert source["quantization"]["flavor"] == "vnni" and source["quantization"]["weight_type"] == "QInt8"
+    for kind, got in [("passage", enc.encode_passages(passages)), ("query", enc.encode_queries(passages))]:
+        cos = cosines(got, torch_vectors[kind])
+        report = f"int8-vnni/{kind}: n={len(cos)} mean cosine {cos.mean():.5f}, min {cos.min():.5f}"
+        print(report)
+        assert cos.mean() >= 0.995 and cos.min() >= 0.98, report
+
+
 def test_backend_from_env(monkeypatch):
     monkeypatch.delenv(ox.BACKEND_ENV, raising=False)
     assert ox.backend_from_env() == "auto"
