@@ -15,11 +15,12 @@ from indexer.textnorm import nfc
 from indexer.store import IndexReader, IndexUnavailable, StoredPassage, current_version, read_manifest
 from server.answers import Answer, Calibration, QueryTerms, best_answer
 from server.fusion import reciprocal_rank_fusion
+from server.ranker import CANDIDATES, LearnedFusion  # CANDIDATES: each retriever's list length before fusion
+from tracuu.config import FUSIONS, load_settings
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
 MODES = ("dense", "lexical", "hybrid")
-CANDIDATES = 50  # each retriever's list length before fusion
 # Fusion weight of the lexical list, scaled by the share of query tokens the corpus knows: an English
 # question has few, so the (cross-lingual) dense side leads; accentless Vietnamese has most, and the
 # dense model reads accentless text poorly. Chosen on eval/gold.jsonl; see the README's evaluation.
@@ -84,10 +85,17 @@ def check_model(index_dir: Path, model_name: str) -> None:
 
 
 class Searcher:
-    def __init__(self, index_dir: Path, encoder: Encoder):
+    def __init__(self, index_dir: Path, encoder: Encoder, fusion: str | None = None):
+        """fusion: how hybrid mode combines its lists, "learned" or "rrf" (default: TRACUU_FUSION)."""
         self.index_dir = index_dir
         self.encoder = encoder
         self.calibration = Calibration.load()
+        fusion = fusion or load_settings().fusion
+        if fusion not in FUSIONS:
+            raise ValueError(f"Cách kết hợp '{fusion}' (TRACUU_FUSION) không hợp lệ; chọn một trong: {', '.join(FUSIONS)}.")
+        self.fusion = fusion
+        # The learned ranker, or None for weighted RRF; evaluation may swap it (eval/train_ranker.py).
+        self.ranker: LearnedFusion | None = LearnedFusion.load() if fusion == "learned" else None
         self.reader = self._open()
 
     def _open(self) -> IndexReader:
@@ -147,8 +155,11 @@ class Searcher:
             if not lexical:
                 notice = NO_LEXICAL if mode == "hybrid" else NO_LEXICAL.split(":")[0] + "."
         if mode == "hybrid" and lexical:
-            weight = LEXICAL_WEIGHT * reader.lexical.known_share(query)
+            known = reader.lexical.known_share(query)
+            weight = LEXICAL_WEIGHT * known
             ranked = reciprocal_rank_fusion([[r for r, _ in dense], [r for r, _ in lexical]], [1.0, weight])
+            if self.ranker is not None:
+                ranked = self.ranker.rank(reader, query, vector, dense, lexical, weight, known, ranked)
         else:
             ranked = dense or lexical
         clock("fusion")

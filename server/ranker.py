@@ -1,0 +1,190 @@
+"""Learned fusion: a LightGBM ranker that orders the union of the dense and lexical top lists.
+
+Weighted reciprocal rank fusion (server/fusion.py) only looks at ranks. The ranker also sees the scores
+themselves (raw and normalized within the query), the RRF score, and cheap query–passage word overlap,
+so it can tell a clear winner from a near tie. It was trained by `python -m eval.train_ranker` on
+uit-regulations-qa only (the one benchmark whose license lets it ship); see the README's evaluation.
+
+At query time, for the candidates of `Searcher.search` in hybrid mode:
+- candidates = the union of the first CANDIDATES rows of each list;
+- a candidate missing from one list gets its exact score on that side (dense: inner product with the
+  query vector; lexical: BM25 over that candidate only), and rank CANDIDATES + 1 there;
+- the model scores every candidate; rows of deeper lists (k > CANDIDATES, evaluation only) follow in
+  RRF order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from indexer.textnorm import syllable_tokens
+from server.fusion import reciprocal_rank_fusion
+
+CANDIDATES = 50  # rows taken from each list; a missing rank counts as CANDIDATES + 1
+MODEL_PATH = Path(__file__).with_name("fusion_ranker.txt")
+FEATURES = (
+    "dense_score",  # cosine of query and passage
+    "dense_gap",  # dense_score minus the best dense score of the query
+    "dense_z",  # z-score among the query's dense top list
+    "dense_rank",
+    "lex_score",  # BM25
+    "lex_ratio",  # lex_score / the best BM25 score of the query
+    "lex_z",
+    "lex_rank",
+    "rrf",  # the weighted RRF score the "rrf" fusion sorts by
+    "rrf_rank",
+    "known_share",  # share of the query's tokens the corpus knows (sets the RRF lexical weight)
+    "query_len",  # syllables in the query
+    "overlap",  # share of the query's distinct syllables (accent-free) found in the passage
+    "bigram_overlap",  # the same for adjacent syllable pairs
+    "title_overlap",  # the same against the document title
+    "passage_len",  # syllables in the passage
+)
+_CACHE_LIMIT = 100_000  # passages whose token sets are kept in memory
+
+
+def bm25_scores(bm25, tokens: Sequence[str], rows: np.ndarray) -> np.ndarray:
+    """BM25 scores of some rows only, equal to `bm25.get_scores(tokens)[rows]` without scoring the whole
+    corpus. bm25s keeps precomputed scores as a CSC matrix (token -> sorted rows, scores), so each
+    token costs one binary search per candidate."""
+    data, indices, indptr = (bm25.scores[name] for name in ("data", "indices", "indptr"))
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.zeros(len(rows), dtype=np.float64)
+    ids = bm25.get_tokens_ids(list(tokens))  # repeated tokens count again, as in get_scores
+    for token in ids:
+        start, end = int(indptr[token]), int(indptr[token + 1])
+        column = np.asarray(indices[start:end])
+        if column.size == 0:
+            continue
+        at = np.minimum(np.searchsorted(column, rows), column.size - 1)
+        found = column[at] == rows
+        out[found] += np.asarray(data[start:end])[at[found]]
+    if getattr(bm25, "nonoccurrence_array", None) is not None and ids:  # BM25L / BM25+ only
+        out += float(bm25.nonoccurrence_array[ids].sum())
+    return out
+
+
+def _bigrams(tokens: Sequence[str]) -> set[tuple[str, str]]:
+    return set(zip(tokens, tokens[1:]))
+
+
+def _share(wanted: set, have: set) -> float:
+    return len(wanted & have) / len(wanted) if wanted else 0.0
+
+
+def _normalized(scores: np.ndarray, listed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """scores minus, over and as a z-score against the query's own top list (`listed`)."""
+    if listed.size == 0:
+        zeros = np.zeros_like(scores)
+        return zeros, zeros, zeros
+    best = float(listed.max())
+    ratio = scores / best if best > 0 else np.zeros_like(scores)
+    return scores - best, ratio, (scores - listed.mean()) / (listed.std() + 1e-6)
+
+
+class PassageTokens:
+    """Accent-free syllables of passages and titles, computed once per (index version, row)."""
+
+    def __init__(self):
+        self._cache: dict[tuple[str, int], tuple[frozenset, frozenset, frozenset, int]] = {}
+
+    def get(self, reader, rows: list[int]) -> list[tuple[frozenset, frozenset, frozenset, int]]:
+        version = str(reader.version)
+        missing = [r for r in rows if (version, r) not in self._cache]
+        if missing:
+            if len(self._cache) + len(missing) > _CACHE_LIMIT:
+                self._cache.clear()
+            for passage in reader.passages(missing):
+                tokens = syllable_tokens(passage.text, folded=True)
+                title = syllable_tokens(passage.title or "", folded=True)
+                self._cache[(version, passage.row)] = (frozenset(tokens), frozenset(_bigrams(tokens)),
+                                                       frozenset(title), len(tokens))
+        empty = (frozenset(), frozenset(), frozenset(), 0)
+        return [self._cache.get((version, r), empty) for r in rows]
+
+
+def candidate_features(
+    reader, query: str, vector: np.ndarray, dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]],
+    lexical_weight: float, known_share: float, tokens: PassageTokens | None = None,
+) -> tuple[list[int], np.ndarray]:
+    """(candidate rows, features of shape (len(rows), len(FEATURES))). `dense` and `lexical` are the
+    retrievers' (row, score) lists best first; `lexical_weight` is the RRF weight the searcher uses."""
+    dense, lexical = list(dense[:CANDIDATES]), list(lexical[:CANDIDATES])
+    rows = list(dict.fromkeys([r for r, _ in dense] + [r for r, _ in lexical]))
+    n = len(rows)
+    index = np.array(rows, dtype=np.int64)
+
+    def side(listed: list[tuple[int, float]], exact) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Scores (exact for rows the list lacks), ranks, and the list's own scores."""
+        known = {r: (rank, s) for rank, (r, s) in enumerate(listed, 1)}
+        scores = np.array([known[r][1] if r in known else np.nan for r in rows], dtype=np.float64)
+        ranks = np.array([known[r][0] if r in known else CANDIDATES + 1 for r in rows], dtype=np.float64)
+        lacking = np.isnan(scores)
+        if lacking.any():
+            scores[lacking] = exact(index[lacking])
+        return scores, ranks, np.array([s for _, s in listed], dtype=np.float64)
+
+    d_scores, d_ranks, d_list = side(dense, lambda r: reader.dense.reconstruct_batch(r) @ vector)
+    usable = reader.lexical.usable_tokens(query) if len(lexical) < n else []
+    l_scores, l_ranks, l_list = side(lexical, lambda r: bm25_scores(reader.lexical.bm25, usable, r))
+    d_gap, _, d_z = _normalized(d_scores, d_list)
+    _, l_ratio, l_z = _normalized(l_scores, l_list)
+
+    fused = reciprocal_rank_fusion([[r for r, _ in dense], [r for r, _ in lexical]], [1.0, lexical_weight])
+    rrf = dict(fused)
+    rrf_rank = {r: i for i, (r, _) in enumerate(fused, 1)}
+
+    q_tokens = syllable_tokens(query, folded=True)
+    q_set, q_bigrams = set(q_tokens), _bigrams(q_tokens)
+    passages = (tokens or PassageTokens()).get(reader, rows)
+    features = np.column_stack([
+        d_scores, d_gap, d_z, d_ranks,
+        l_scores, l_ratio, l_z, l_ranks,
+        [rrf[r] for r in rows], [rrf_rank[r] for r in rows],
+        np.full(n, known_share), np.full(n, len(q_tokens)),
+        [_share(q_set, p[0]) for p in passages],
+        [_share(q_bigrams, p[1]) for p in passages],
+        [_share(q_set, p[2]) for p in passages],
+        [p[3] for p in passages],
+    ]).astype(np.float64) if n else np.zeros((0, len(FEATURES)))
+    return rows, features
+
+
+class LearnedFusion:
+    """Loads the LightGBM model file and orders candidates by its score."""
+
+    def __init__(self, booster):
+        names = tuple(booster.feature_name())
+        if names != FEATURES:
+            raise ValueError(f"mô hình xếp hạng có đặc trưng {names}, mã nguồn cần {FEATURES}")
+        self.booster = booster
+        self.tokens = PassageTokens()
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> "LearnedFusion":
+        import lightgbm
+
+        if not path.is_file():
+            raise ValueError(f"không có tệp mô hình xếp hạng {path}; hãy chạy: python -m eval.train_ranker")
+        return cls(lightgbm.Booster(model_file=str(path)))
+
+    def rank(
+        self, reader, query: str, vector: np.ndarray, dense: Sequence[tuple[int, float]],
+        lexical: Sequence[tuple[int, float]], lexical_weight: float, known_share: float,
+        fused: Sequence[tuple[int, float]],
+    ) -> list[tuple[int, float]]:
+        """(row, score) best first: the candidates by model score, then the rest of `fused` (the RRF
+        order of deeper lists) below them."""
+        rows, features = candidate_features(reader, query, vector, dense, lexical, lexical_weight, known_share,
+                                            self.tokens)
+        if not rows:
+            return list(fused)
+        scores = self.booster.predict(features, num_threads=1)
+        order = np.lexsort((np.array(rows), -scores))  # ties: lower row first, like RRF
+        ranked = [(rows[i], float(scores[i])) for i in order]
+        floor = float(scores.min()) - 1.0  # deeper rows stay below every candidate (RRF scores are < 1)
+        chosen = set(rows)
+        return ranked + [(row, floor + s) for row, s in fused if row not in chosen]
