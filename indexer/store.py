@@ -4,7 +4,8 @@
       current -> versions/<version>      (os.replace of a symlink: readers see old or new, never a mix)
       versions/<version>/manifest.json   format version, model, dimension, corpus file hashes, counts
       versions/<version>/passages.sqlite documents (with their text) and passages (row i = FAISS id i)
-      versions/<version>/dense.faiss     inner product over normalized vectors
+      versions/<version>/dense.faiss     inner product over normalized vectors: exact, or IVF when large
+                                         (indexer.dense), memory-mapped when read
       versions/<version>/lexical/        bm25s index (row i = passage row i)
       versions/<version>/units.npy       vectors of answer units (sentences), row i = units table row i
       versions/<version>/references.json registry of the Party/State documents the passages cite
@@ -26,9 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import faiss
 import numpy as np
 
+from indexer.dense import build_dense, load_dense, save_dense, search_params
 from indexer.documents import Document
 from indexer.lexical import LexicalIndex
 from indexer.references import Registry
@@ -134,13 +135,13 @@ def write_version(
     db.close()
     np.save(staging / "units.npy", np.ascontiguousarray(units.vectors, dtype=np.float32))
 
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    faiss.write_index(index, str(staging / "dense.faiss"))
+    index = build_dense(vectors)
+    save_dense(index, staging / "dense.faiss")
     lexical.save(staging / "lexical")
     (staging / "references.json").write_text(registry.to_json(), encoding="utf-8")
 
-    manifest = {**manifest, "format_version": FORMAT_VERSION, "version": name, "passages": len(rows)}
+    manifest = {**manifest, "format_version": FORMAT_VERSION, "version": name, "passages": len(rows),
+                "dense": search_params(index)}
     (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     _fsync_tree(staging)
 
@@ -198,7 +199,7 @@ class IndexReader:
             self.manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
             if self.manifest.get("format_version") != FORMAT_VERSION:
                 raise ValueError(f"định dạng {self.manifest.get('format_version')} khác {FORMAT_VERSION}")
-            self.dense = faiss.read_index(str(version / "dense.faiss"))
+            self.dense = load_dense(version / "dense.faiss")
             self.lexical = LexicalIndex.load(version / "lexical")
             self.unit_vectors = np.load(version / "units.npy", mmap_mode="r")
             self.registry = Registry.from_json((version / "references.json").read_text(encoding="utf-8"))

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from indexer.dense import set_search_threads
 from server import schemas
 from server.batching import QueryBatcher
 from server.search import MAX_K, BadQuery, Searcher, check_query, needs_vector
@@ -170,6 +171,9 @@ def create_app(searcher: Searcher, watch: bool = True) -> FastAPI:
         description="Tìm kiếm ngữ nghĩa và hỏi đáp trên văn bản tiếng Việt, kèm trích dẫn chính xác.",
         version="0.1.0",
     )
+    # One query at a time gains nothing from FAISS's second OpenMP thread, and waiting for it on a busy
+    # machine made a sub-millisecond search take 15-30 ms (docs/scale.md).
+    set_search_threads()
     app.state.searcher = searcher
     app.state.batcher = QueryBatcher(searcher.encoder)
     app.include_router(api)
