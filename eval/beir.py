@@ -140,7 +140,7 @@ def ensure_index(
 ) -> IndexInfo:
     """The dataset's corpus indexed (no answer units), reused when corpus, model and settings are unchanged."""
     settings = settings_fingerprint(max_chars=MAX_CHARS, answer_units=False, store_format=FORMAT_VERSION)
-    key = index_key(file_digest(dataset.corpus), encoder.model_id, settings)
+    key = index_key(file_digest(dataset.corpus), encoder.vectors_id, settings)
     index_dir = home / "eval-index" / f"{dataset.name}-{key}"
 
     def build() -> dict:
@@ -299,10 +299,10 @@ def failures(dataset: Dataset, result: ModeResult, top: int = 3, chars: int = 20
 
 def evaluate_dataset(
     dataset: Dataset, modes: Sequence[str], encoder: Encoder, cache: EmbeddingCache, home: Path, out_dir: Path,
-    console: Console,
+    console: Console, query_encoder: Encoder | None = None,
 ) -> dict:
-    """Index (or reuse), run every mode, write the files into out_dir; returns report.json's content.
-    Progress and notes go to console (stderr)."""
+    """Index (or reuse) with encoder, run every mode with query_encoder (default: encoder), write the
+    files into out_dir; returns report.json's content. Progress and notes go to console (stderr)."""
     with progress_bar(console, "Nhúng đoạn văn") as update:
         info = ensure_index(dataset, encoder, cache, home, lambda stage, done, total: update(done, total))
     console.print(describe(info), highlight=False, soft_wrap=True)
@@ -310,7 +310,7 @@ def evaluate_dataset(
         console.print(f"Bỏ qua {info.skipped} bản ghi rỗng hoặc trùng mã.", highlight=False)
     if dataset.without_text:
         console.print(f"[yellow]{dataset.without_text} câu hỏi có qrels nhưng không có trong queries.jsonl.[/]")
-    searcher = Searcher(info.index_dir, QueryMemo(encoder))
+    searcher = Searcher(info.index_dir, QueryMemo(query_encoder or encoder))
     results: dict[str, ModeResult] = {}
     for mode in modes:
         with progress_bar(console, f"Truy vấn ({mode})") as update:

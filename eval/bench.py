@@ -23,7 +23,7 @@ import httpx
 from indexer.build import build_index, embedding_text
 from indexer.documents import read_corpus
 from indexer.embedder import EmbeddingCache
-from indexer.onnx_encoder import load_encoder
+from indexer.onnx_encoder import load_encoder, load_indexing_encoder
 from tracuu.config import REPO_ROOT, load_settings
 
 ALQAC = REPO_ROOT.parent / "shared" / "benchmarks" / "alqac-legal" / "corpus.jsonl"
@@ -98,8 +98,7 @@ def serving(backend: str, requests: int, clients=(1, 8, 32), work_dir: Path | No
     work = Path(work_dir or tempfile.mkdtemp(prefix="tracuu-bench-"))
     index_dir = work / "index"
     if read_index_missing(index_dir):
-        # Indexes are always built with torch, whose exact vectors go into the embedding cache.
-        encoder = load_encoder(settings.model, settings.models_dir, "torch")
+        encoder = load_indexing_encoder(settings.model, settings.models_dir, settings.index_backend)
         build_index(settings.corpus_dir, index_dir, encoder, EmbeddingCache(settings.embedding_cache))
     questions = [json.loads(line)["question"] for line in (REPO_ROOT / "eval" / "gold.jsonl").open(encoding="utf-8")]
     queries_file = work / "queries.json"

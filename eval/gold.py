@@ -82,7 +82,7 @@ def ensure_seed_index(
                    and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts))
     listing = "\n".join(f"{p.relative_to(corpus_dir).as_posix()} {file_digest(p)}" for p in files)
     settings = settings_fingerprint(max_chars=MAX_CHARS, answer_units=True, store_format=FORMAT_VERSION)
-    key = index_key(listing, encoder.model_id, settings)
+    key = index_key(listing, encoder.vectors_id, settings)
     index_dir = home / "eval-index" / f"gold-{key}"
 
     def build() -> dict:
@@ -170,12 +170,14 @@ def failures(mode: str, outcomes: list[Outcome]) -> list[dict]:
 
 def evaluate_gold(
     gold: Path, questions: list[Question], modes: Sequence[str], corpus_dir: Path, encoder: Encoder,
-    cache: EmbeddingCache, home: Path, out_dir: Path, console: Console,
+    cache: EmbeddingCache, home: Path, out_dir: Path, console: Console, query_encoder: Encoder | None = None,
 ) -> dict:
+    """The gold questions against the seed corpus, indexed with encoder and asked with query_encoder
+    (default: encoder)."""
     with progress_bar(console, "Nhúng đoạn văn") as update:
         info = ensure_seed_index(corpus_dir, encoder, cache, home, lambda stage, done, total: update(done, total))
     console.print(describe(info), highlight=False, soft_wrap=True)
-    searcher = Searcher(info.index_dir, QueryMemo(encoder))  # each question encoded once for all modes
+    searcher = Searcher(info.index_dir, QueryMemo(query_encoder or encoder))  # each question encoded once for all modes
     report: dict = {"gold": str(gold), "questions": len(questions), "modes": {}}
     rows: list[dict] = []
     seconds = {}

@@ -87,7 +87,8 @@ def build_from_documents(
         unit_vectors = all_vectors[len(texts):].reshape(len(unit_spans), encoder.dim)
 
         manifest = {
-            "model": {"name": encoder.name, "id": encoder.model_id, "dimension": encoder.dim},
+            "model": {"name": encoder.name, "id": encoder.model_id, "dimension": encoder.dim,
+                      "vectors": encoder.vectors_id},
             "corpus": {"dir": source, "files": {d.source: d.sha256 for d in documents}},
             "documents": len(documents),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -125,7 +126,7 @@ def _embed_cached(
 ) -> tuple[np.ndarray, int]:
     """Vectors for texts, embedding only those the cache does not hold. Returns (vectors, newly embedded)."""
     keys = [text_key(encoder.prepare(t)) for t in texts]
-    known = cache.get_many(encoder.model_id, keys)
+    known = cache.get_many(encoder.vectors_id, keys)
     first_index = {}
     for i, key in enumerate(keys):
         if key not in known:
@@ -145,6 +146,6 @@ def _embed_cached(
 
         fresh = encoder.encode_passages([texts[i] for _, i in chunk], on_batch=advance)
         new = {key: fresh[j] for j, (key, _) in enumerate(chunk)}
-        cache.put_many(encoder.model_id, new)
+        cache.put_many(encoder.vectors_id, new)
         known.update(new)
     return np.stack([known[k] for k in keys]).astype(np.float32), len(missing)

@@ -31,6 +31,9 @@ class Encoder:
         self.model = SentenceTransformer(self.path, device="cpu")
         self.dim = int(self.model.get_embedding_dimension())
         self.model_id = model_identity(model_name, self.path)
+        # Which computation made the vectors: the embedding cache and eval indexes are keyed on it, so
+        # vectors of another backend (close, not identical) are never mixed into an index.
+        self.vectors_id = self.model_id
 
     def _prompt(self, kind: str) -> str | None:
         return kind if kind in (self.model.prompts or {}) else None

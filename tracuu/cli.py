@@ -34,17 +34,27 @@ def fail(message: str) -> None:
     raise typer.Exit(EXIT_FAILURE)
 
 
-def load_encoder(backend: str = "torch"):
-    """The encoder. Indexing and evaluation use torch (exact vectors in the embedding cache); the
-    query side uses TRACUU_BACKEND (default auto: onnxruntime int8 when it passes its fidelity check)."""
-    from indexer.onnx_encoder import load_encoder as load
+def load_encoder(backend: str, indexing: bool = False):
+    """The query encoder for TRACUU_BACKEND (default auto: onnxruntime int8 when it passes its fidelity
+    check), or with indexing the passage encoder for TRACUU_INDEX_BACKEND (default auto: int8 where the
+    CPU runs it fast, else torch; see indexer.onnx_encoder)."""
+    from indexer.onnx_encoder import load_encoder as load, load_indexing_encoder
 
     settings = load_settings()
     with err.status(f"Đang nạp mô hình {settings.model} ({backend}) …"):
         try:
-            return load(settings.model, settings.models_dir, backend)
+            return (load_indexing_encoder if indexing else load)(settings.model, settings.models_dir, backend)
         except (OSError, ValueError, RuntimeError) as exc:
             fail(f"không nạp được mô hình '{settings.model}': {exc}")
+
+
+def eval_encoders(settings) -> tuple:
+    """Evaluation measures the product as configured: passages embedded by the indexing backend,
+    questions by the query backend (one encoder when both are the same)."""
+    indexing = load_encoder(settings.index_backend, indexing=True)
+    query = load_encoder(settings.backend)
+    same = getattr(query, "vectors_id", None) == indexing.vectors_id
+    return indexing, (None if same else query)
 
 
 def load_searcher(index_dir: Path):
@@ -87,7 +97,7 @@ def index(
     index_dir = index_dir or settings.index_dir
     if not corpus.is_dir():
         fail(f"không có thư mục tài liệu {corpus}")
-    encoder = load_encoder()
+    encoder = load_encoder(settings.index_backend, indexing=True)
     cache = EmbeddingCache(settings.embedding_cache)
     columns = (TextColumn("Nhúng đoạn văn"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as progress:
@@ -199,17 +209,17 @@ def evaluate(
 
             questions = load_gold(gold)[:limit]  # checked before the slow model load
             out_dir = out_dir or Path("out/eval/gold")
-            encoder = load_encoder()
+            encoder, query_encoder = eval_encoders(settings)
             report = evaluate_gold(gold, questions, modes, settings.corpus_dir, encoder,
-                                   EmbeddingCache(settings.embedding_cache), settings.home, out_dir, err)
+                                   EmbeddingCache(settings.embedding_cache), settings.home, out_dir, err, query_encoder)
         else:
             from eval.beir import evaluate_dataset, load_dataset
 
             data = load_dataset(dataset, split, limit)
             out_dir = out_dir or Path("out/eval") / f"{data.name}-{split}"
-            encoder = load_encoder()
+            encoder, query_encoder = eval_encoders(settings)
             report = evaluate_dataset(data, modes, encoder, EmbeddingCache(settings.embedding_cache), settings.home,
-                                      out_dir, err)
+                                      out_dir, err, query_encoder)
             report = {key: report[key] for key in ("dataset", "split", "queries", "modes")}
     except (EvalError, IndexBusy, IndexUnavailable) as exc:
         fail(str(exc))

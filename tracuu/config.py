@@ -9,6 +9,7 @@ Precedence: environment variable > `tracuu.toml` in the working directory > defa
 | TRACUU_INDEX    | index    | `$TRACUU_HOME/index`                 |
 | TRACUU_CORPUS   | corpus   | `<repo>/corpus`                      |
 | TRACUU_BACKEND  | backend  | `auto` (query encoder: auto, torch, onnx-fp32, onnx-int8) |
+| TRACUU_INDEX_BACKEND | index_backend | `auto` (passage encoder: int8 where the CPU has VNNI, else torch; or as above) |
 | TRACUU_FUSION   | fusion   | `rrf` (hybrid mode: `learned` LightGBM ranker or `rrf` weighted reciprocal rank fusion) |
 """
 
@@ -43,6 +44,7 @@ class Settings:
     index_dir: Path
     corpus_dir: Path
     backend: str
+    index_backend: str = "auto"
     fusion: str = DEFAULT_FUSION
 
     @property
@@ -67,5 +69,6 @@ def load_settings() -> Settings:
         index_dir=Path(get("TRACUU_INDEX", "index", str(home / "index"))).expanduser(),
         corpus_dir=Path(get("TRACUU_CORPUS", "corpus", str(REPO_ROOT / "corpus"))).expanduser(),
         backend=get("TRACUU_BACKEND", "backend", "auto").strip().lower(),
+        index_backend=get("TRACUU_INDEX_BACKEND", "index_backend", "auto").strip().lower(),
         fusion=get("TRACUU_FUSION", "fusion", DEFAULT_FUSION).strip().lower(),
     )
