@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import bm25s
@@ -20,6 +21,13 @@ K1, B = 1.2, 0.75
 # Bump when textnorm's token stream changes, so cached token lists are not reused.
 TOKENS_VERSION = 1
 _SEP = "\x1f"
+
+
+@lru_cache(maxsize=4096)
+def _query_tokens(query: str) -> tuple[str, ...]:
+    """A search asks for the same query's tokens several times (retrieval, fusion weight, fast path),
+    and pyvi's segmentation is the slow part."""
+    return tuple(query_tokens(query))
 
 
 class TokenCache:
@@ -75,11 +83,11 @@ class LexicalIndex:
 
     def usable_tokens(self, query: str) -> list[str]:
         """The query's tokens that occur somewhere in the corpus (the rest cannot score)."""
-        return [t for t in query_tokens(query) if t in self.vocab]
+        return [t for t in _query_tokens(query) if t in self.vocab]
 
     def known_share(self, query: str) -> float:
         """Share of the query's tokens that occur in the corpus."""
-        tokens = query_tokens(query)
+        tokens = _query_tokens(query)
         return sum(t in self.vocab for t in tokens) / len(tokens) if tokens else 0.0
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,15 @@ class Answer:
     coverage: float  # share of the question's content words found in the answer's passage
 
 
-def _terms(text: str, folded: bool) -> set[str]:
-    return set(syllable_tokens(text, folded=folded))
+# Candidate sentences come back query after query: normalizing them is most of an answer's cost.
+@lru_cache(maxsize=65_536)
+def _terms(text: str, folded: bool) -> frozenset[str]:
+    return frozenset(syllable_tokens(text, folded=folded))
+
+
+@lru_cache(maxsize=2)
+def _function_words(folded: bool) -> frozenset[str]:
+    return frozenset(syllable_tokens(w, folded=folded)[0] for w in FUNCTION_WORDS)
 
 
 class QueryTerms:
@@ -40,8 +48,7 @@ class QueryTerms:
     def __init__(self, query: str):
         self.folded = not has_diacritics(query)
         self.all = _terms(query, self.folded)
-        stop = {syllable_tokens(w, folded=self.folded)[0] for w in FUNCTION_WORDS}
-        self.content = self.all - stop
+        self.content = self.all - _function_words(self.folded)
 
     def overlap(self, text: str) -> float:
         return len(self.all & _terms(text, self.folded)) / len(self.all) if self.all else 0.0

@@ -1,8 +1,9 @@
 """Query embeddings for concurrent requests: encoded together, and remembered.
 
 One query at a time holds both cores for the whole encoder call, but in a batch a token costs about
-half as much. So queries arriving within a couple of milliseconds of each other (or while the encoder
-is busy) go through the encoder as one batch. Recent query vectors are kept in an LRU cache.
+half as much. So the encoder never waits for company: a query that finds it idle is encoded at once
+(no added latency for a lone user), and the queries that arrive while a call runs go through the
+next call together (up to MAX_BATCH). Recent query vectors are kept in an LRU cache.
 """
 
 from __future__ import annotations
@@ -14,18 +15,17 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 MAX_BATCH = 16
-WINDOW_S = 0.002
 CACHE_SIZE = 2048
 
 
 class QueryBatcher:
-    def __init__(self, encoder, max_batch: int = MAX_BATCH, window_s: float = WINDOW_S, cache_size: int = CACHE_SIZE):
+    def __init__(self, encoder, max_batch: int = MAX_BATCH, cache_size: int = CACHE_SIZE):
         self.encoder = encoder
         self.max_batch = max_batch
-        self.window_s = window_s
         self.cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.cache_size = cache_size
         self.pending: list[tuple[str, asyncio.Future]] = []
+        self.running = False  # an encoder call is in flight (or about to start)
         # One encoder call at a time: the encoder already uses both cores.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
         self.batches = 0  # counters for /healthz and the benchmark
@@ -38,25 +38,23 @@ class QueryBatcher:
             self.cache.move_to_end(query)
             self.hits += 1
             return cached
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        future = asyncio.get_running_loop().create_future()
         self.pending.append((query, future))
-        if len(self.pending) == 1:
-            loop.create_task(self._flush_after_window())
-        elif len(self.pending) >= self.max_batch:
-            loop.create_task(self._flush())
+        if not self.running:
+            self.running = True
+            # Starts on the next loop turn: requests arriving in this same turn join the batch.
+            asyncio.get_running_loop().create_task(self._drain())
         return await future
 
-    async def _flush_after_window(self) -> None:
-        await asyncio.sleep(self.window_s)
-        await self._flush()
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch:]
+                await self._encode(batch)
+        finally:
+            self.running = False
 
-    async def _flush(self) -> None:
-        batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch:]
-        if not batch:
-            return
-        if self.pending:  # more arrived than one batch holds: they go next
-            asyncio.get_running_loop().create_task(self._flush_after_window())
+    async def _encode(self, batch: list[tuple[str, asyncio.Future]]) -> None:
         texts = list(dict.fromkeys(query for query, _ in batch))
         try:
             vectors = await asyncio.get_running_loop().run_in_executor(

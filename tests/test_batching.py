@@ -24,7 +24,7 @@ class CountingEncoder:
 
 def test_concurrent_queries_are_encoded_together():
     encoder = CountingEncoder()
-    batcher = QueryBatcher(encoder, max_batch=16, window_s=0.005)
+    batcher = QueryBatcher(encoder, max_batch=16)
 
     async def main():
         return await asyncio.gather(*(batcher.encode(f"câu hỏi {i}") for i in range(10)))
@@ -36,7 +36,7 @@ def test_concurrent_queries_are_encoded_together():
 
 def test_batches_are_bounded_and_every_query_answered():
     encoder = CountingEncoder()
-    batcher = QueryBatcher(encoder, max_batch=4, window_s=0.002)
+    batcher = QueryBatcher(encoder, max_batch=4)
 
     async def main():
         return await asyncio.gather(*(batcher.encode(f"q{i}") for i in range(11)))
@@ -46,6 +46,34 @@ def test_batches_are_bounded_and_every_query_answered():
     assert all(len(call) <= 4 for call in encoder.calls)
     assert sorted(t for call in encoder.calls for t in call) == sorted(f"q{i}" for i in range(11))
     assert encoder.threads == {next(iter(encoder.threads))}  # one encoder thread
+
+
+def test_queries_arriving_while_the_encoder_runs_share_the_next_call():
+    encoder = CountingEncoder(delay=0.05)
+    batcher = QueryBatcher(encoder, max_batch=16)
+
+    async def main():
+        first = asyncio.ensure_future(batcher.encode("đầu tiên"))
+        await asyncio.sleep(0.01)  # the first call is running now
+        later = await asyncio.gather(*(batcher.encode(f"sau {i}") for i in range(5)))
+        return await first, later
+
+    first, later = asyncio.run(main())
+    assert encoder.calls == [["đầu tiên"], [f"sau {i}" for i in range(5)]]
+    assert first[0] == len("đầu tiên") and len(later) == 5
+
+
+def test_a_lone_query_is_not_held_back(monkeypatch):
+    """No waiting window: the encoder starts as soon as the event loop gets to it."""
+
+    async def no_waiting(*args, **kwargs):
+        raise AssertionError("the batcher must not sleep before encoding")
+
+    monkeypatch.setattr(asyncio, "sleep", no_waiting)
+    encoder = CountingEncoder(delay=0)
+    batcher = QueryBatcher(encoder)
+    vector = asyncio.run(batcher.encode("một mình"))
+    assert encoder.calls == [["một mình"]] and vector[0] == len("một mình")
 
 
 def test_repeated_queries_come_from_the_cache():
