@@ -120,3 +120,32 @@ def test_scale_tiny_run(tmp_path):
         assert {"build_s", "disk_mb", "load_s", "rss_searched_mb", "p50_ms", "p95_ms", "tokens"} <= row.keys()
     assert report["setup"]["base"]["synthetic"] is True
     assert (out / "scale.png").stat().st_size > 0 and (out / "scale.md").read_text().startswith("#")
+
+
+def test_the_store_writes_ivf_when_large_and_reads_it_back(tmp_path, monkeypatch, clustered):
+    """indexer.store goes through build_dense: above the threshold it stores (and the reader searches)
+    an IVF index, and the manifest says which."""
+    from indexer import store
+    from indexer.documents import Document
+    from indexer.lexical import LexicalIndex
+    from indexer.passages import Passage
+    from indexer.references import Registry
+
+    vectors, queries = clustered
+    n = 600
+    monkeypatch.setattr(store, "build_dense", lambda v: dense.build_dense(v, n_exact=100))
+    texts = [f"đoạn số {i}" for i in range(n)]
+    body = "\n".join(texts)
+    passages, offset = [], 0
+    for i, t in enumerate(texts):
+        passages.append(Passage(id=f"d#{i}", doc_id="d", paragraph=i + 1, part=1, start=offset, end=offset + len(t),
+                                text=t, kind="body", section=None))
+        offset += len(t) + 1
+    doc = Document(doc_id="d", source="d.txt", title="d", text=body, sha256="0", passages=passages)
+    store.write_version(tmp_path, [doc], vectors[:n], LexicalIndex.build(texts), store.Units([], np.zeros((0, DIM), np.float32)),
+                        Registry(), {"model": {"name": "m", "id": "m", "dimension": DIM}})
+    reader = store.IndexReader(tmp_path)
+    assert reader.manifest["dense"]["type"] == "ivf"
+    assert faiss.try_extract_index_ivf(reader.dense) is not None
+    _, rows = reader.dense.search(vectors[:5], 1)
+    assert rows[:, 0].tolist() == [0, 1, 2, 3, 4]  # each vector finds itself

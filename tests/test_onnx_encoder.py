@@ -158,6 +158,44 @@ def test_model_id_equals_torch(onnx_encoders, encoder):
         assert enc.name == encoder.name and enc.path == encoder.path
 
 
+def test_vectors_id_names_the_backend(onnx_encoders, encoder):
+    """Same model (an index built with one backend is served by another), but not the same vectors."""
+    assert encoder.vectors_id == encoder.model_id
+    assert onnx_encoders["fp32"].vectors_id == encoder.model_id + "+onnx-fp32"
+    assert onnx_encoders["int8"].vectors_id == f"{encoder.model_id}+onnx-int8-{ox.quantization_flavor()}"
+
+
+def test_indexing_backend(settings, onnx_files, monkeypatch):
+    monkeypatch.delenv(ox.QUANT_ENV, raising=False)
+    auto = ox.load_indexing_encoder(settings.model, settings.models_dir)
+    if ox.cpu_has_vnni():  # int8 is 1.5x torch with VNNI: it indexes
+        assert isinstance(auto, ox.OnnxEncoder) and auto.precision == "int8"
+    else:  # without VNNI int8 is barely faster than torch: torch indexes
+        assert isinstance(auto, Encoder)
+    monkeypatch.setenv(ox.QUANT_ENV, "avx2")
+    assert isinstance(ox.load_indexing_encoder(settings.model, settings.models_dir, "auto"), Encoder)
+    assert ox.load_indexing_encoder(settings.model, settings.models_dir, "onnx-fp32").precision == "fp32"
+
+
+def test_the_embedding_cache_never_mixes_backends(settings, onnx_encoders, encoder, tmp_path):
+    from indexer.build import build_index
+    from indexer.embedder import EmbeddingCache
+    from indexer.store import read_manifest
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Tiêu đề\n\nĐoạn thứ nhất nói về tỉnh Bình Thuận.\n\nĐoạn thứ hai nói về Chỉ thị 39.\n",
+                                  encoding="utf-8")
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    first = build_index(corpus, tmp_path / "i1", encoder, cache)
+    again = build_index(corpus, tmp_path / "i2", encoder, cache)
+    other = build_index(corpus, tmp_path / "i3", onnx_encoders["fp32"], cache)
+    assert first.embedded > 0 and again.embedded == 0
+    assert other.embedded == first.embedded  # torch vectors are not reused for onnx
+    assert read_manifest(tmp_path / "i3")["model"]["vectors"] == onnx_encoders["fp32"].vectors_id
+    assert read_manifest(tmp_path / "i1")["model"]["id"] == read_manifest(tmp_path / "i3")["model"]["id"]
+
+
 def test_load_encoder_backends(settings, onnx_files):
     chosen = ox.load_encoder(settings.model, settings.models_dir, backend="auto")
     assert isinstance(chosen, ox.OnnxEncoder) and chosen.precision == "int8"
@@ -180,10 +218,10 @@ def test_auto_falls_back_to_torch_when_export_fails(settings, monkeypatch):
 
 def test_quantization_flavor(model_dir, monkeypatch):
     monkeypatch.delenv(ox.QUANT_ENV, raising=False)
-    assert ox.quantization_flavor() == "avx2"
+    assert ox.quantization_flavor() == ("vnni" if ox.cpu_has_vnni() else "avx2")  # default: auto
     assert ox.QUANTIZATIONS["avx2"] == {"per_channel": True, "reduce_range": True, "weight_type": "QUInt8"}
-    monkeypatch.setenv(ox.QUANT_ENV, "auto")
-    assert ox.quantization_flavor() == ("vnni" if ox.cpu_has_vnni() else "avx2")
+    monkeypatch.setenv(ox.QUANT_ENV, "avx2")
+    assert ox.quantization_flavor() == "avx2"
     assert ox.source_fingerprint(model_dir, "vnni") != ox.source_fingerprint(model_dir, "avx2")
     with pytest.raises(ValueError):
         ox.quantization_flavor("fp8")
