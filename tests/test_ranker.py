@@ -1,0 +1,208 @@
+"""The learned fusion (server/ranker.py): features against exact references, the model file, and (e2e)
+the searcher using it on the seed index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from indexer.lexical import LexicalIndex
+from server.fusion import reciprocal_rank_fusion
+from server.ranker import CANDIDATES, FEATURES, MODEL_PATH, LearnedFusion, bm25_scores, candidate_features
+
+TEXTS = [
+    "Sinh viên phải đạt chuẩn đầu ra tiếng Anh trước khi tốt nghiệp.",
+    "Học phí được đóng theo từng học kỳ tại phòng kế hoạch tài chính.",
+    "Sinh viên bị cảnh báo học vụ khi điểm trung bình dưới 1,0.",
+    "Lớp học phần đại cương có tối thiểu 50 sinh viên.",
+    "Ấn Độ Dương bao phủ 20% diện tích mặt nước trên Trái Đất.",
+    "Chuẩn đầu ra tiếng Nhật là JLPT N3, tiếng Pháp là DELF B1.",
+    "Sinh viên được xét tốt nghiệp khi tích lũy đủ tín chỉ.",
+    "Điểm rèn luyện được đánh giá vào cuối mỗi học kỳ.",
+]
+QUERY = "chuẩn đầu ra tiếng Anh của sinh viên"
+COL = {name: i for i, name in enumerate(FEATURES)}
+
+
+@dataclass
+class FakePassage:
+    row: int
+    text: str
+    title: str
+    doc_id: str
+
+
+class FakeReader:
+    """What candidate_features reads from an IndexReader: dense, lexical, version, passages()."""
+
+    def __init__(self, texts=TEXTS, dim=16, seed=0):
+        rng = np.random.default_rng(seed)
+        vectors = rng.normal(size=(len(texts), dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        self.dense = faiss.IndexFlatIP(dim)
+        self.dense.add(vectors)
+        self.lexical = LexicalIndex.build(texts)
+        self.texts = texts
+        self.version = Path("/fake/v1")
+        self.query_vector = vectors[0] + 0.5 * vectors[5]
+        self.query_vector /= np.linalg.norm(self.query_vector)
+
+    def passages(self, rows):
+        return [FakePassage(r, self.texts[r], "Quy chế đào tạo" if r < 4 else "", f"doc{r}") for r in rows]
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return FakeReader()
+
+
+def lists(reader, n_dense=3, n_lexical=3):
+    """Short top lists, as the searcher would pass them, so that some candidates miss one side."""
+    scores, rows = reader.dense.search(reader.query_vector[None, :], n_dense)
+    dense = [(int(r), float(s)) for r, s in zip(rows[0], scores[0])]
+    rows, scores = reader.lexical.search(QUERY, n_lexical)
+    return dense, list(zip(rows.tolist(), scores.tolist()))
+
+
+def test_bm25_of_some_rows_equals_full_scoring(reader):
+    tokens = reader.lexical.usable_tokens(QUERY + " sinh viên")  # a repeated token counts twice
+    full = reader.lexical.bm25.get_scores(tokens)
+    rows = np.array([7, 0, 3, 5, 4])
+    assert np.allclose(bm25_scores(reader.lexical.bm25, tokens, rows), full[rows], atol=1e-5)
+    assert full[rows].max() > 0 and (full[rows] == 0).any()  # both matching and non-matching rows
+
+
+def test_features_shape_and_finite(reader):
+    dense, lexical = lists(reader)
+    rows, x = candidate_features(reader, QUERY, reader.query_vector, dense, lexical, 1.5, 0.75)
+    assert rows == list(dict.fromkeys([r for r, _ in dense] + [r for r, _ in lexical]))
+    assert x.shape == (len(rows), len(FEATURES))
+    assert np.isfinite(x).all()
+    assert (x[:, COL["known_share"]] == 0.75).all()
+
+
+def test_missing_candidates_get_their_exact_scores(reader):
+    dense, lexical = lists(reader)
+    rows, x = candidate_features(reader, QUERY, reader.query_vector, dense, lexical, 1.5, 0.75)
+    only_dense = [i for i, r in enumerate(rows) if r not in dict(lexical)]
+    only_lexical = [i for i, r in enumerate(rows) if r not in dict(dense)]
+    assert only_dense and only_lexical, "the fixture must leave candidates out of each list"
+    all_dense = reader.dense.reconstruct_n(0, len(TEXTS)) @ reader.query_vector
+    all_lexical = reader.lexical.bm25.get_scores(reader.lexical.usable_tokens(QUERY))
+    for i, row in enumerate(rows):
+        assert x[i, COL["dense_score"]] == pytest.approx(all_dense[row], abs=1e-5)
+        assert x[i, COL["lex_score"]] == pytest.approx(all_lexical[row], abs=1e-5)
+    for i in only_dense:
+        assert x[i, COL["lex_rank"]] == CANDIDATES + 1
+    for i in only_lexical:
+        assert x[i, COL["dense_rank"]] == CANDIDATES + 1
+
+
+def test_rrf_feature_equals_server_fusion(reader):
+    dense, lexical = lists(reader, 5, 4)
+    rows, x = candidate_features(reader, QUERY, reader.query_vector, dense, lexical, 1.5, 0.75)
+    fused = reciprocal_rank_fusion([[r for r, _ in dense], [r for r, _ in lexical]], [1.0, 1.5])
+    expected = dict(fused)
+    for i, row in enumerate(rows):
+        assert x[i, COL["rrf"]] == pytest.approx(expected[row])
+        assert x[i, COL["rrf_rank"]] == [r for r, _ in fused].index(row) + 1
+
+
+def test_overlap_features(reader):
+    dense, lexical = lists(reader)
+    rows, x = candidate_features(reader, QUERY, reader.query_vector, dense, lexical, 1.5, 0.75)
+    first = rows.index(0)  # holds every query syllable but "của"; "chuẩn đầu ra tiếng anh" is a run in it
+    assert x[first, COL["overlap"]] == pytest.approx(7 / 8)
+    assert 0.5 < x[first, COL["bigram_overlap"]] < 1.0  # "anh của" / "của sinh" are not in it
+    assert x[first, COL["query_len"]] == 8
+    assert x[first, COL["passage_len"]] == len(TEXTS[0].split())
+    if 4 in rows:
+        assert x[rows.index(4), COL["overlap"]] == 0.0
+
+
+def _booster_preferring(feature: str, sign: float):
+    """A tiny real LightGBM ranker trained on groups where the rank-like feature (1..20) decides
+    relevance: small values relevant for sign < 0, large ones for sign > 0."""
+    import lightgbm
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(600, len(FEATURES)))
+    x[:, COL[feature]] = np.concatenate([rng.permutation(20) + 1 for _ in range(30)])
+    value = x[:, COL[feature]]
+    y = np.clip(4 - value, 0, None) if sign < 0 else np.clip(value - 17, 0, None)
+    data = lightgbm.Dataset(x, y, group=[20] * 30, feature_name=list(FEATURES))
+    return lightgbm.train({"objective": "lambdarank", "verbosity": -1, "min_data_in_leaf": 5, "num_threads": 1},
+                          data, num_boost_round=20)
+
+
+def test_ranker_orders_by_model_and_keeps_deeper_rows_below(reader):
+    dense, lexical = lists(reader, 4, 4)
+    fused = reciprocal_rank_fusion([[r for r, _ in dense], [r for r, _ in lexical]], [1.0, 1.5])
+    deeper = [(row, 0.001) for row in range(len(TEXTS)) if row not in dict(fused)]
+    ranker = LearnedFusion(_booster_preferring("lex_rank", -1.0))
+    ranked = ranker.rank(reader, QUERY, reader.query_vector, dense, lexical, 1.5, 0.75, fused + deeper)
+    assert sorted(r for r, _ in ranked) == list(range(len(TEXTS)))  # nothing lost or repeated
+    scores = [s for _, s in ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert [r for r, _ in ranked[-len(deeper):]] == [r for r, _ in deeper]
+    # The model follows the BM25 rank: the first row is the lexical winner, whatever RRF said.
+    assert ranked[0][0] == lexical[0][0]
+    opposite = LearnedFusion(_booster_preferring("lex_rank", 1.0))
+    again = opposite.rank(reader, QUERY, reader.query_vector, dense, lexical, 1.5, 0.75, fused)
+    assert again[0][0] != ranked[0][0]
+
+
+def test_model_with_other_features_is_refused():
+    import lightgbm
+
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    booster = lightgbm.train({"objective": "lambdarank", "verbosity": -1, "min_data_in_leaf": 2},
+                             lightgbm.Dataset(x, (x[:, 0] > 0).astype(float), group=[10] * 4,
+                                              feature_name=["a", "b", "c"]), num_boost_round=2)
+    with pytest.raises(ValueError):
+        LearnedFusion(booster)
+
+
+def test_shipped_model_loads_with_current_features():
+    assert MODEL_PATH.is_file(), "run: python -m eval.train_ranker"
+    ranker = LearnedFusion.load()
+    assert tuple(ranker.booster.feature_name()) == FEATURES
+    assert ranker.booster.num_trees() > 0
+    assert MODEL_PATH.stat().st_size < 1_000_000
+
+
+def test_unknown_fusion_setting_is_refused(monkeypatch):
+    from server.search import Searcher
+
+    with pytest.raises(ValueError, match="TRACUU_FUSION"):
+        Searcher(Path("/nonexistent"), encoder=None, fusion="bogus")
+    monkeypatch.setenv("TRACUU_FUSION", "nonsense")
+    with pytest.raises(ValueError, match="nonsense"):
+        Searcher(Path("/nonexistent"), encoder=None)
+
+
+# ---- e2e: the real model and seed index ----
+
+
+@pytest.mark.e2e
+def test_learned_and_rrf_searchers_on_the_seed_index(seed_index, encoder):
+    from server.search import Searcher
+
+    learned = Searcher(seed_index, encoder, fusion="learned")
+    rrf = Searcher(seed_index, encoder, fusion="rrf")
+    assert learned.ranker is not None and rrf.ranker is None
+    query = "Bình Thuận có bao nhiêu tổ chức cơ sở đảng?"
+    a, b = learned.search(query, k=10), rrf.search(query, k=10)
+    assert "695 tổ chức cơ sở đảng" in " ".join(h.passage.text for h in a.hits[:3])
+    assert sorted(h.passage.row for h in a.hits) != [] and len(a.hits) == len(b.hits) == 10
+    assert [h.score for h in a.hits] == sorted((h.score for h in a.hits), reverse=True)
+    # dense and lexical modes do not go through the ranker
+    assert [h.passage.row for h in learned.search(query, 5, "dense").hits] == \
+        [h.passage.row for h in rrf.search(query, 5, "dense").hits]
+    # the reference fast path still puts the named regulation first
+    first = learned.search("Quy định 58-QĐ/TW ban hành ngày nào?", k=3).hits
+    assert any("ngày 8-2-2022" in h.passage.text for h in first)
