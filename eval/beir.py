@@ -25,10 +25,10 @@ from rich.console import Console
 
 from indexer.build import build_from_documents
 from indexer.documents import Document
-from indexer.embedder import EmbeddingCache, Encoder
+from indexer.embedding_cache import EmbeddingCache
 from indexer.passages import MAX_CHARS
 from indexer.records import document_from_record
-from indexer.store import FORMAT_VERSION
+from tracuu.core.store import FORMAT_VERSION
 from eval.indexes import (EvalError, IndexInfo, cached_index, describe, file_digest, index_key, progress_bar,
                           settings_fingerprint)
 from eval.report import plot_beir, write_json, write_jsonl, write_trec_run
@@ -135,7 +135,7 @@ def read_records(path: Path) -> tuple[list[Document], int]:
 
 
 def ensure_index(
-    dataset: Dataset, encoder: Encoder, cache: EmbeddingCache, home: Path,
+    dataset: Dataset, encoder, cache: EmbeddingCache, home: Path,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> IndexInfo:
     """The dataset's corpus indexed (no answer units), reused when corpus, model and settings are unchanged."""
@@ -177,7 +177,7 @@ class QueryMemo:
     """The encoder, remembering query vectors: a query is encoded once (exactly as the server encodes it,
     alone) however many searches and modes use it."""
 
-    def __init__(self, encoder: Encoder):
+    def __init__(self, encoder):
         self._encoder = encoder
         self._vectors: dict[str, np.ndarray] = {}
 
@@ -298,8 +298,8 @@ def failures(dataset: Dataset, result: ModeResult, top: int = 3, chars: int = 20
 
 
 def evaluate_dataset(
-    dataset: Dataset, modes: Sequence[str], encoder: Encoder, cache: EmbeddingCache, home: Path, out_dir: Path,
-    console: Console, query_encoder: Encoder | None = None,
+    dataset: Dataset, modes: Sequence[str], encoder, cache: EmbeddingCache, home: Path, out_dir: Path,
+    console: Console, query_encoder=None, ranker=None,
 ) -> dict:
     """Index (or reuse) with encoder, run every mode with query_encoder (default: encoder), write the
     files into out_dir; returns report.json's content. Progress and notes go to console (stderr)."""
@@ -310,7 +310,7 @@ def evaluate_dataset(
         console.print(f"Bỏ qua {info.skipped} bản ghi rỗng hoặc trùng mã.", highlight=False)
     if dataset.without_text:
         console.print(f"[yellow]{dataset.without_text} câu hỏi có qrels nhưng không có trong queries.jsonl.[/]")
-    searcher = Searcher(info.index_dir, QueryMemo(query_encoder or encoder))
+    searcher = Searcher(info.index_dir, QueryMemo(query_encoder or encoder), ranker)
     results: dict[str, ModeResult] = {}
     for mode in modes:
         with progress_bar(console, f"Truy vấn ({mode})") as update:

@@ -22,25 +22,26 @@ import httpx
 
 from indexer.build import build_index, embedding_text
 from indexer.documents import read_corpus
-from indexer.embedder import EmbeddingCache
-from indexer.onnx_encoder import load_encoder, load_indexing_encoder
-from tracuu.config import REPO_ROOT, load_settings
+from indexer.embedding_cache import EmbeddingCache
+from tracuu.core.encoders.select import load_encoder, load_indexing_encoder
+from tracuu.settings import Settings
 
-ALQAC = REPO_ROOT.parent / "shared" / "benchmarks" / "alqac-legal" / "corpus.jsonl"
 BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
+GOLD = Path(__file__).with_name("gold.jsonl")
 
 
-def _seed_texts() -> list[str]:
-    documents, _ = read_corpus(load_settings().corpus_dir)
+def _seed_texts(settings: Settings) -> list[str]:
+    documents, _ = read_corpus(settings.corpus_dir)
     titles = {d.doc_id: d.title for d in documents}
     return [embedding_text(titles[p.doc_id], p.section, p.text) for d in documents for p in d.passages]
 
 
-def _alqac_texts(limit: int) -> list[str]:
-    if not ALQAC.is_file():
+def _alqac_texts(settings: Settings, limit: int) -> list[str]:
+    corpus = settings.benchmarks / "alqac-legal" / "corpus.jsonl"
+    if not corpus.is_file():
         return []
     texts = []
-    with ALQAC.open(encoding="utf-8") as handle:
+    with corpus.open(encoding="utf-8") as handle:
         for line in handle:
             record = json.loads(line)
             texts.append(f"{record.get('title', '')}\n{record['text']}"[:1500])
@@ -49,13 +50,12 @@ def _alqac_texts(limit: int) -> list[str]:
     return texts
 
 
-def indexing_throughput(backends=BACKENDS, alqac_limit: int = 300) -> list[dict]:
+def indexing_throughput(settings: Settings, backends=BACKENDS, alqac_limit: int = 300) -> list[dict]:
     """passages/s of a full (uncached) embedding pass, per backend and corpus."""
-    settings = load_settings()
-    corpora = {"seed": _seed_texts(), "alqac-legal": _alqac_texts(alqac_limit)}
+    corpora = {"seed": _seed_texts(settings), "alqac-legal": _alqac_texts(settings, alqac_limit)}
     rows = []
     for backend in backends:
-        encoder = load_encoder(settings.model, settings.models_dir, backend)
+        encoder = load_encoder(settings.model, settings.models_dir, backend, settings.onnx_quant)
         encoder.encode_passages(corpora["seed"][:8])  # warm-up
         for name, texts in corpora.items():
             if not texts:
@@ -88,19 +88,18 @@ def _loadgen(url: str, clients: int, requests: int, queries_file: Path) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "eval.loadgen", "--url", url, "--clients", str(clients),
          "--requests", str(requests), "--queries", str(queries_file)],
-        capture_output=True, text=True, check=True, cwd=REPO_ROOT,
+        capture_output=True, text=True, check=True,
     )
     return json.loads(out.stdout)
 
 
-def serving(backend: str, requests: int, clients=(1, 8, 32), work_dir: Path | None = None) -> dict:
-    settings = load_settings()
+def serving(settings: Settings, backend: str, requests: int, clients=(1, 8, 32), work_dir: Path | None = None) -> dict:
     work = Path(work_dir or tempfile.mkdtemp(prefix="tracuu-bench-"))
     index_dir = work / "index"
     if read_index_missing(index_dir):
-        encoder = load_indexing_encoder(settings.model, settings.models_dir, settings.index_backend)
+        encoder = load_indexing_encoder(settings.model, settings.models_dir, settings.index_backend, settings.onnx_quant)
         build_index(settings.corpus_dir, index_dir, encoder, EmbeddingCache(settings.embedding_cache))
-    questions = [json.loads(line)["question"] for line in (REPO_ROOT / "eval" / "gold.jsonl").open(encoding="utf-8")]
+    questions = [json.loads(line)["question"] for line in GOLD.open(encoding="utf-8")]
     queries_file = work / "queries.json"
     queries_file.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
 
@@ -135,11 +134,11 @@ def read_index_missing(index_dir: Path) -> bool:
     return not (index_dir / "current").exists()
 
 
-def run_bench(backends=BACKENDS, serve_backend: str = "auto", requests: int = 200, alqac_limit: int = 300,
-              skip_indexing: bool = False) -> dict:
+def run_bench(settings: Settings, backends=BACKENDS, serve_backend: str = "auto", requests: int = 200,
+              alqac_limit: int = 300, skip_indexing: bool = False) -> dict:
     return {
         "date": time.strftime("%Y-%m-%d"),
         "machine": {"cores": os.cpu_count()},
-        "indexing": [] if skip_indexing else indexing_throughput(backends, alqac_limit),
-        "serving": serving(serve_backend, requests),
+        "indexing": [] if skip_indexing else indexing_throughput(settings, backends, alqac_limit),
+        "serving": serving(settings, serve_backend, requests),
     }

@@ -22,10 +22,10 @@ from eval.indexes import (EvalError, IndexInfo, cached_index, describe, file_dig
 from eval.report import write_json, write_jsonl
 from indexer.build import build_index
 from indexer.documents import SUFFIXES
-from indexer.embedder import EmbeddingCache, Encoder
+from indexer.embedding_cache import EmbeddingCache
 from indexer.passages import MAX_CHARS
-from indexer.store import FORMAT_VERSION
-from indexer.textnorm import nfc
+from tracuu.core.store import FORMAT_VERSION
+from tracuu.core.textnorm import nfc
 from server.search import BadQuery, Searcher
 
 K = 5
@@ -72,7 +72,7 @@ def contains_answer(text: str, answers: Sequence[str]) -> bool:
 
 
 def ensure_seed_index(
-    corpus_dir: Path, encoder: Encoder, cache: EmbeddingCache, home: Path,
+    corpus_dir: Path, encoder, cache: EmbeddingCache, home: Path,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> IndexInfo:
     """The seed corpus indexed like `tracuu index` does (answer units included), cached by content."""
@@ -169,15 +169,15 @@ def failures(mode: str, outcomes: list[Outcome]) -> list[dict]:
 
 
 def evaluate_gold(
-    gold: Path, questions: list[Question], modes: Sequence[str], corpus_dir: Path, encoder: Encoder,
-    cache: EmbeddingCache, home: Path, out_dir: Path, console: Console, query_encoder: Encoder | None = None,
+    gold: Path, questions: list[Question], modes: Sequence[str], corpus_dir: Path, encoder,
+    cache: EmbeddingCache, home: Path, out_dir: Path, console: Console, query_encoder=None, ranker=None,
 ) -> dict:
     """The gold questions against the seed corpus, indexed with encoder and asked with query_encoder
     (default: encoder)."""
     with progress_bar(console, "Nhúng đoạn văn") as update:
         info = ensure_seed_index(corpus_dir, encoder, cache, home, lambda stage, done, total: update(done, total))
     console.print(describe(info), highlight=False, soft_wrap=True)
-    searcher = Searcher(info.index_dir, QueryMemo(query_encoder or encoder))  # each question encoded once for all modes
+    searcher = Searcher(info.index_dir, QueryMemo(query_encoder or encoder), ranker)  # each question encoded once for all modes
     report: dict = {"gold": str(gold), "questions": len(questions), "modes": {}}
     rows: list[dict] = []
     seconds = {}

@@ -1,6 +1,6 @@
 """Measure an incremental re-index against a full rebuild on a corpus of ≥ 2,000 real documents.
 
-    python -m eval.incremental [--corpus-jsonl ../shared/benchmarks/alqac-legal/corpus.jsonl] [--work DIR]
+    python -m eval.incremental [--corpus-jsonl FILE (default: $TRACUU_BENCHMARKS/alqac-legal/corpus.jsonl)] [--work DIR]
 
 Writes each record of a BEIR corpus as a .txt file (title line, blank line, text), builds the index
 with empty caches (the full rebuild), changes one document, and indexes again (the incremental run).
@@ -20,9 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tracuu.config import REPO_ROOT, load_settings
-
-DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "benchmarks" / "alqac-legal" / "corpus.jsonl"
+from tracuu.settings import Settings
 
 
 def write_corpus(corpus_jsonl: Path, folder: Path) -> int:
@@ -47,11 +45,11 @@ def _index(corpus: Path, index: Path, env: dict) -> tuple[float, str]:
     return seconds, result.stdout
 
 
-def measure(corpus_jsonl: Path, work: Path) -> dict:
+def measure(corpus_jsonl: Path, work: Path, models_dir: Path) -> dict:
     home = work / "home"
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "models").exists():
-        os.symlink(load_settings().models_dir, home / "models")
+        os.symlink(models_dir.resolve(), home / "models")
     env = {**os.environ, "TRACUU_HOME": str(home)}
     corpus = work / "corpus"
     documents = write_corpus(corpus_jsonl, corpus)
@@ -74,11 +72,13 @@ def measure(corpus_jsonl: Path, work: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus-jsonl", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--corpus-jsonl", type=Path, default=None)
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
+    settings = Settings()
+    corpus = args.corpus_jsonl or settings.benchmarks / "alqac-legal" / "corpus.jsonl"
     work = args.work or Path(tempfile.mkdtemp(prefix="tracuu-incremental-"))
-    print(json.dumps(measure(args.corpus_jsonl, work), ensure_ascii=False, indent=1))
+    print(json.dumps(measure(corpus, work, settings.models_dir), ensure_ascii=False, indent=1))
 
 
 if __name__ == "__main__":

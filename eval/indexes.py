@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import indexer
 from indexer.documents import file_sha256 as file_digest
-from indexer.store import read_manifest
+from tracuu.core.store import read_manifest
 
 MARKER = "eval-index.json"
 EVAL_INDEX_FORMAT = 1

@@ -1,7 +1,8 @@
 """Train the learned fusion (server/ranker.py) and measure it without fooling ourselves.
 
-    python -m eval.train_ranker --benchmarks ../shared/benchmarks             # measure, write the model
-    python -m eval.train_ranker --benchmarks ../shared/benchmarks --no-research --no-write
+    python -m eval.train_ranker                      # measure; write the model to out/eval/fusion_ranker.txt
+    python -m eval.train_ranker --no-research --no-write
+    cp out/eval/fusion_ranker.txt server/fusion_ranker.txt   # ship it (a reviewed, deliberate step)
 
 Licensing decides the training data: ../shared/benchmarks/README.md allows alqac-legal and
 uit-vicov19qa for evaluation only, so the shipped model is trained on uit-regulations-qa (MIT) alone,
@@ -36,9 +37,9 @@ from rich.table import Table
 from eval.beir import (METRICS, Dataset, QueryMemo, compute_metrics, ensure_index, load_dataset, retrieve)
 from eval.indexes import progress_bar
 from eval.report import write_json
-from indexer.embedder import EmbeddingCache
-from indexer.textnorm import normalize
-from server.ranker import FEATURES, MODEL_PATH, LearnedFusion, candidate_features
+from indexer.embedding_cache import EmbeddingCache
+from tracuu.core.textnorm import normalize
+from server.ranker import FEATURES, LearnedFusion, candidate_features
 from server.search import MAX_K, BadQuery, Searcher
 
 SHIPPABLE = [("uit-regulations-qa", "dev"), ("uit-regulations-qa", "dev_wiki")]  # MIT
@@ -101,7 +102,7 @@ def collect(searcher: Searcher, dataset: Dataset, console: Console) -> list[Quer
     """Candidates, features and labels (1 = the passage's document is relevant) of every query. Queries
     the ranker never sees (rejected, or no lexical match: hybrid is then dense only) get no rows."""
     recorder = Recorder()
-    searcher.ranker = recorder
+    searcher = searcher.with_ranker(recorder)
     out = []
     with progress_bar(console, f"Đặc trưng {dataset.name}/{dataset.split}") as update:
         for n, (qid, text) in enumerate(dataset.queries.items(), 1):
@@ -118,7 +119,6 @@ def collect(searcher: Searcher, dataset: Dataset, console: Console) -> list[Quer
                 item.labels = np.array([1.0 if gold.get(docs.get(r), 0) > 0 else 0.0 for r in item.rows])
             out.append(item)
             update(n, len(dataset.queries))
-    searcher.ranker = None
     return out
 
 
@@ -173,14 +173,13 @@ def train(queries: Sequence[QueryData], rounds: int = ROUNDS):
 
 def score(split: Split, ranker: LearnedFusion | None, qids: Sequence[str] | None = None) -> dict[str, list[str]]:
     """Document rankings of the split's queries (all, or qids) by the Searcher with this ranker."""
-    split.searcher.ranker = ranker
+    searcher = split.searcher.with_ranker(ranker)
     rankings = {}
     for qid in qids if qids is not None else split.dataset.queries:
         try:
-            rankings[qid] = [d.doc_id for d in retrieve(split.searcher, split.dataset.queries[qid], "hybrid")]
+            rankings[qid] = [d.doc_id for d in retrieve(searcher, split.dataset.queries[qid], "hybrid")]
         except BadQuery:
             rankings[qid] = []
-    split.searcher.ranker = None
     return rankings
 
 
@@ -202,26 +201,12 @@ def cross_validate(splits: Sequence[Split], folds: int, rounds: int) -> dict[str
     return {s.key: metrics(s, rankings[s.key]) for s in splits}
 
 
-def encoders(settings) -> tuple:
-    """(passage encoder, question encoder) exactly as `tracuu eval` picks them, so that its cached eval
-    indexes are reused and questions are embedded as the product embeds them."""
-    try:
-        from tracuu.cli import eval_encoders
-    except ImportError:  # an older command line: torch on both sides
-        from indexer.onnx_encoder import load_encoder
-
-        encoder = load_encoder(settings.model, settings.models_dir, "torch")
-        return encoder, QueryMemo(encoder)
-    passages, questions = eval_encoders(settings)
-    return passages, QueryMemo(questions or passages)
-
-
 def open_split(root: Path, name: str, split: str, passages, questions, cache, home: Path,
                console: Console) -> Split:
     dataset = load_dataset(root / name, split)
     with progress_bar(console, f"Chỉ mục {name}") as update:
         info = ensure_index(dataset, passages, cache, home, lambda stage, done, total: update(done, total))
-    searcher = Searcher(info.index_dir, questions, fusion="rrf")
+    searcher = Searcher(info.index_dir, questions)  # weighted RRF; each ranker is given per run
     return Split(dataset, searcher, collect(searcher, dataset, console))
 
 
@@ -240,21 +225,25 @@ def table(title: str, rows: dict[str, dict[str, dict[str, float]]]) -> Table:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.train_ranker", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--benchmarks", type=Path, default=Path("../shared/benchmarks"))
+    parser.add_argument("--benchmarks", type=Path, default=None, help="default: TRACUU_BENCHMARKS")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
-    parser.add_argument("--model", type=Path, default=MODEL_PATH, help="where the shipped model is written")
+    parser.add_argument("--model", type=Path, default=Path("out/eval/fusion_ranker.txt"),
+                        help="where the trained model is written (ship it by copying to server/fusion_ranker.txt)")
     parser.add_argument("--report", type=Path, default=Path("out/eval/ranker.json"))
     parser.add_argument("--no-write", action="store_true", help="measure only; leave the model file alone")
     parser.add_argument("--no-research", action="store_true", help="skip the in-domain CV on alqac and vicov")
     args = parser.parse_args(argv)
 
-    from tracuu.config import load_settings
+    from tracuu.core.encoders.select import settings_encoders
+    from tracuu.settings import Settings
 
     console = Console(stderr=True)
-    settings = load_settings()
+    settings = Settings()
+    args.benchmarks = args.benchmarks or settings.benchmarks
     started = time.perf_counter()
-    passages, questions = encoders(settings)
+    passages, questions = settings_encoders(settings)
+    questions = QueryMemo(questions)
     cache = EmbeddingCache(settings.embedding_cache)
     opened = [open_split(args.benchmarks, n, s, passages, questions, cache, settings.home, console)
               for n, s in SHIPPABLE + EVAL_ONLY]

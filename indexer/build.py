@@ -9,12 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer import store
+from indexer import writer
 from indexer.documents import Document, Skipped, read_corpus
-from indexer.embedder import EmbeddingCache, Encoder, text_key
-from indexer.lexical import LexicalIndex, TokenCache
+from indexer.embedding_cache import EmbeddingCache, text_key
 from indexer.passages import answer_spans
-from indexer.references import Registry
+from indexer.token_cache import TokenCache
+from tracuu.core.lexical import LexicalIndex
+from tracuu.core.registry import Registry
+from tracuu.core.store import read_manifest
 
 
 CACHE_CHUNK = 256  # texts embedded between two commits to the embedding cache
@@ -42,7 +44,7 @@ def embedding_text(title: str, section: str | None, text: str) -> str:
 def build_index(
     corpus_dir: Path,
     index_dir: Path,
-    encoder: Encoder,
+    encoder,
     cache: EmbeddingCache,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> BuildReport:
@@ -58,7 +60,7 @@ def build_index(
 def build_from_documents(
     documents: list[Document],
     index_dir: Path,
-    encoder: Encoder,
+    encoder,
     cache: EmbeddingCache,
     on_progress: Callable[[str, int, int], None] | None = None,
     answer_units: bool = True,
@@ -68,8 +70,8 @@ def build_from_documents(
     holds no sentence vectors (evaluation of retrieval alone does not need them)."""
     started = time.perf_counter()
     report = BuildReport()
-    with store.build_lock(index_dir):
-        previous = (store.read_manifest(index_dir) or {}).get("corpus", {}).get("files", {})
+    with writer.build_lock(index_dir):
+        previous = (read_manifest(index_dir) or {}).get("corpus", {}).get("files", {})
         report.changes = compare_files(previous, {d.source: d.sha256 for d in documents})
         titles = {d.doc_id: d.title for d in documents}
         passages = [p for d in documents for p in d.passages]
@@ -95,10 +97,10 @@ def build_from_documents(
         }
         if on_progress:
             on_progress("lexical", 0, 1)
-        lexical = LexicalIndex.build(texts, TokenCache(cache.path))
-        units = store.Units(unit_spans, unit_vectors)
+        lexical = LexicalIndex.build(TokenCache(cache.path).tokenize(texts))
+        units = writer.Units(unit_spans, unit_vectors)
         registry = Registry((p.id, p.doc_id, p.text) for p in passages)
-        version = store.write_version(index_dir, documents, vectors, lexical, units, registry, manifest)
+        version = writer.write_version(index_dir, documents, vectors, lexical, units, registry, manifest)
 
     report.documents = len(documents)
     report.units = len(unit_spans)
@@ -122,7 +124,7 @@ def compare_files(before: dict[str, str], after: dict[str, str]) -> dict[str, li
 
 
 def _embed_cached(
-    texts: list[str], encoder: Encoder, cache: EmbeddingCache, on_progress: Callable[[str, int, int], None] | None
+    texts: list[str], encoder, cache: EmbeddingCache, on_progress: Callable[[str, int, int], None] | None
 ) -> tuple[np.ndarray, int]:
     """Vectors for texts, embedding only those the cache does not hold. Returns (vectors, newly embedded)."""
     keys = [text_key(encoder.prepare(t)) for t in texts]

@@ -38,8 +38,7 @@ from dataclasses import dataclass
 
 from indexer.cleaning import Line, split_lines
 from indexer.passages import MAX_CHARS, Passage, _pack, sentence_spans
-from indexer.references import find_query_references
-from indexer.textnorm import fold
+from tracuu.core.textnorm import fold
 
 MAX_TITLE_CHARS = 150  # Party regulations often run the whole article on its heading line
 
@@ -57,7 +56,6 @@ _LEGAL_TITLE = re.compile(r"(?<!\w)(?:bo luat|luat|nghi dinh|thong tu|quy dinh|h
                           r"nghi quyet|phap lenh|hien phap|quy che|dieu le)(?!\w)")
 _PREAMBLE = re.compile(r"(?i:căn cứ)\s")
 _MARKER = re.compile(r"(?:(?i:điều)\s+)?\w{1,4}\.")
-_QUERY_ARTICLE = re.compile(r"(?<![a-z])dieu\s*(?:thu\s+|so\s+)?(\d{1,4}[a-z]?)(?![\d%]|[.,/]\d)")
 
 
 @dataclass(frozen=True)
@@ -134,15 +132,6 @@ def is_legal(title: str, text: str) -> bool:
     if len(numbers) < 2 or rising < 0.8 * (len(numbers) - 1):  # amending laws quote a few out of order
         return False
     return len(numbers) >= 3 or support or numbers[0] == 1
-
-
-def find_article(query: str) -> str | None:
-    """The article a query names: "Điều 5 Quy định 58 nói gì?" → "5", "dieu 12 luat an ninh mang" → "12"."""
-    for ref in find_query_references(query):
-        if ref.type == "Điều" or ref.article:
-            return ref.number if ref.type == "Điều" else ref.article
-    m = _QUERY_ARTICLE.search(fold(query).lower())  # "dieu5", "điều thứ 5"
-    return m.group(1) if m else None
 
 
 class _Builder:

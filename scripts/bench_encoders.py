@@ -70,8 +70,8 @@ def make_passages(lines: list[str], count: int, n_tokens, limit: int = 256) -> l
 
 def load(backend: str, model: str, models_dir: Path, threads: int):
     """torch with ``threads`` intra-op threads, or onnxruntime at the given precision."""
-    from indexer.embedder import Encoder
-    from indexer.onnx_encoder import OnnxEncoder
+    from tracuu.core.encoders.torch_encoder import Encoder
+    from tracuu.core.encoders.onnx_encoder import OnnxEncoder
 
     if backend == "torch":
         import torch
@@ -79,8 +79,8 @@ def load(backend: str, model: str, models_dir: Path, threads: int):
         torch.set_num_threads(threads)
         return Encoder(model, models_dir)
     if backend == "onnx-int8-vnni":
-        from indexer.model_convert import ensure_model
-        from indexer.onnx_encoder import onnx_dir_for
+        from tracuu.core.encoders.model_convert import ensure_model
+        from tracuu.core.encoders.onnx_export import onnx_dir_for
 
         folder = onnx_dir_for(ensure_model(model, models_dir), models_dir)
         return OnnxEncoder(model, models_dir, precision="int8", threads=threads, quantization="vnni",
@@ -105,10 +105,10 @@ def main() -> None:
     import numpy as np
     from tokenizers import Tokenizer
 
-    from indexer.model_convert import ensure_model
-    from tracuu.config import load_settings
+    from tracuu.core.encoders.model_convert import ensure_model
+    from tracuu.settings import Settings
 
-    settings = load_settings()
+    settings = Settings()
     folder = Path(ensure_model(settings.model, settings.models_dir))
     tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tok.no_truncation()

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
-from indexer.textnorm import has_diacritics, syllable_tokens
+from tracuu.core.store import IndexReader
+from tracuu.core.textnorm import has_diacritics, syllable_tokens
 
 OVERLAP_WEIGHT = 0.3
-CALIBRATION = Path(__file__).with_name("calibration.json")
 
 # Words that shape a question but carry no content: a passage need not contain them to answer it.
 FUNCTION_WORDS = set(
@@ -78,20 +76,37 @@ def best_answer(
     return Answer(text=doc_text[start:end], start=start, end=end, score=scores[best], coverage=coverage)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Calibration:
-    """Logistic model over (answer score, coverage), fitted on the gold questions by `tracuu eval --gold`."""
+    """Logistic model over (answer score, coverage). The coefficients were set by hand on
+    eval/gold.jsonl (docs/evaluation.md), so its accuracy there is measured on its own tuning data."""
 
     bias: float = -30.0
     w_score: float = 25.0
     w_coverage: float = 6.0
 
-    @classmethod
-    def load(cls, path: Path = CALIBRATION) -> "Calibration":
-        if path.is_file():
-            return cls(**json.loads(path.read_text(encoding="utf-8"))["coefficients"])
-        return cls()
-
     def confidence(self, answer: Answer) -> float:
         z = self.bias + self.w_score * answer.score + self.w_coverage * answer.coverage
         return 1.0 / (1.0 + math.exp(-z))
+
+
+def answer_hits(reader: IndexReader, hits: list, vector: np.ndarray, question: str, named: bool,
+                calibration: Calibration) -> tuple[bool, float]:
+    """Give each hit its best answer sentence; return (answerable, confidence). `question` is the text
+    the sentences are matched against (without document references); `named`: the question names a
+    registered document, whose citing passages answer it."""
+    terms = QueryTerms(question)
+    texts: dict[str, str] = {}
+    for hit in hits:
+        doc_id = hit.passage.doc_id
+        if doc_id not in texts:
+            texts[doc_id] = reader.document_text(doc_id)
+        spans, vectors = reader.units(hit.passage.row)
+        hit.answer = best_answer(vector, terms, texts[doc_id], (hit.passage.start, hit.passage.end), spans, vectors)
+    if named:
+        return True, 1.0
+    answers = [h.answer for h in hits if h.answer]
+    if not answers:
+        return False, 0.0
+    confidence = max(calibration.confidence(a) for a in answers)
+    return confidence >= 0.5, confidence

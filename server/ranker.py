@@ -20,10 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.textnorm import syllable_tokens
-from server.fusion import reciprocal_rank_fusion
+from server.fusion import Ranked, order_by, rrf_term
+from tracuu.core.hits import Hits
+from tracuu.core.query import Query
+from tracuu.core.store import IndexReader
+from tracuu.core.textnorm import syllable_tokens
 
 CANDIDATES = 50  # rows taken from each list; a missing rank counts as CANDIDATES + 1
+# The shipped model (package data); `python -m eval.train_ranker` writes new ones under out/.
 MODEL_PATH = Path(__file__).with_name("fusion_ranker.txt")
 FEATURES = (
     "dense_score",  # cosine of query and passage
@@ -46,27 +50,6 @@ FEATURES = (
 # Passages whose token sets are kept in memory: about 25 KB each for a 900-character passage (measured
 # on alqac-legal), so at most ~125 MB; the cache is emptied when full.
 _CACHE_LIMIT = 5_000
-
-
-def bm25_scores(bm25, tokens: Sequence[str], rows: np.ndarray) -> np.ndarray:
-    """BM25 scores of some rows only, equal to `bm25.get_scores(tokens)[rows]` without scoring the whole
-    corpus. bm25s keeps precomputed scores as a CSC matrix (token -> sorted rows, scores), so each
-    token costs one binary search per candidate."""
-    data, indices, indptr = (bm25.scores[name] for name in ("data", "indices", "indptr"))
-    rows = np.asarray(rows, dtype=np.int64)
-    out = np.zeros(len(rows), dtype=np.float64)
-    ids = bm25.get_tokens_ids(list(tokens))  # repeated tokens count again, as in get_scores
-    for token in ids:
-        start, end = int(indptr[token]), int(indptr[token + 1])
-        column = np.asarray(indices[start:end])
-        if column.size == 0:
-            continue
-        at = np.minimum(np.searchsorted(column, rows), column.size - 1)
-        found = column[at] == rows
-        out[found] += np.asarray(data[start:end])[at[found]]
-    if getattr(bm25, "nonoccurrence_array", None) is not None and ids:  # BM25L / BM25+ only
-        out += float(bm25.nonoccurrence_array[ids].sum())
-    return out
 
 
 def _bigrams(tokens: Sequence[str]) -> set[tuple[str, str]]:
@@ -109,12 +92,12 @@ class PassageTokens:
 
 
 def candidate_features(
-    reader, query: str, vector: np.ndarray, dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]],
+    reader: IndexReader, query: Query, vector: np.ndarray, dense: Hits, lexical: Hits,
     lexical_weight: float, known_share: float, tokens: PassageTokens | None = None,
 ) -> tuple[list[int], np.ndarray]:
     """(candidate rows, features of shape (len(rows), len(FEATURES))). `dense` and `lexical` are the
-    retrievers' (row, score) lists best first; `lexical_weight` is the RRF weight the searcher uses."""
-    dense, lexical = list(dense[:CANDIDATES]), list(lexical[:CANDIDATES])
+    retrievers' hits; `lexical_weight` is the RRF weight the searcher uses."""
+    dense, lexical = dense.pairs()[:CANDIDATES], lexical.pairs()[:CANDIDATES]
     rows = list(dict.fromkeys([r for r, _ in dense] + [r for r, _ in lexical]))
     n = len(rows)
     index = np.array(rows, dtype=np.int64)
@@ -129,23 +112,24 @@ def candidate_features(
             scores[lacking] = exact(index[lacking])
         return scores, ranks, np.array([s for _, s in listed], dtype=np.float64)
 
-    d_scores, d_ranks, d_list = side(dense, lambda r: reader.dense.reconstruct_batch(r) @ vector)
-    usable = reader.lexical.usable_tokens(query) if len(lexical) < n else []
-    l_scores, l_ranks, l_list = side(lexical, lambda r: bm25_scores(reader.lexical.bm25, usable, r))
+    d_scores, d_ranks, d_list = side(dense, lambda r: reader.dense.scores_of(vector, r))
+    l_scores, l_ranks, l_list = side(lexical, lambda r: reader.lexical.scores_of(query.tokens, r))
     d_gap, _, d_z = _normalized(d_scores, d_list)
     _, l_ratio, l_z = _normalized(l_scores, l_list)
 
-    fused = reciprocal_rank_fusion([[r for r, _ in dense], [r for r, _ in lexical]], [1.0, lexical_weight])
-    rrf = dict(fused)
-    rrf_rank = {r: i for i, (r, _) in enumerate(fused, 1)}
+    # The weighted RRF score of the two candidate lists, from the ranks above (a missing rank adds nothing).
+    rrf = (np.where(d_ranks <= CANDIDATES, rrf_term(d_ranks), 0.0)
+           + np.where(l_ranks <= CANDIDATES, rrf_term(l_ranks, lexical_weight), 0.0))
+    rrf_rank = np.empty(n, dtype=np.float64)
+    rrf_rank[order_by(rows, rrf)] = np.arange(1, n + 1)
 
-    q_tokens = syllable_tokens(query, folded=True)
+    q_tokens = query.folded_syllables
     q_set, q_bigrams = set(q_tokens), _bigrams(q_tokens)
     passages = (tokens or PassageTokens()).get(reader, rows)
     features = np.column_stack([
         d_scores, d_gap, d_z, d_ranks,
         l_scores, l_ratio, l_z, l_ranks,
-        [rrf[r] for r in rows], [rrf_rank[r] for r in rows],
+        rrf, rrf_rank,
         np.full(n, known_share), np.full(n, len(q_tokens)),
         [_share(q_set, p[0]) for p in passages],
         [_share(q_bigrams, p[1]) for p in passages],
@@ -174,10 +158,9 @@ class LearnedFusion:
         return cls(lightgbm.Booster(model_file=str(path)))
 
     def rank(
-        self, reader, query: str, vector: np.ndarray, dense: Sequence[tuple[int, float]],
-        lexical: Sequence[tuple[int, float]], lexical_weight: float, known_share: float,
-        fused: Sequence[tuple[int, float]],
-    ) -> list[tuple[int, float]]:
+        self, reader: IndexReader, query: Query, vector: np.ndarray, dense: Hits, lexical: Hits,
+        lexical_weight: float, known_share: float, fused: Ranked,
+    ) -> Ranked:
         """(row, score) best first: the candidates by model score, then the rest of `fused` (the RRF
         order of deeper lists) below them."""
         rows, features = candidate_features(reader, query, vector, dense, lexical, lexical_weight, known_share,
@@ -185,8 +168,7 @@ class LearnedFusion:
         if not rows:
             return list(fused)
         scores = self.booster.predict(features, num_threads=1)
-        order = np.lexsort((np.array(rows), -scores))  # ties: lower row first, like RRF
-        ranked = [(rows[i], float(scores[i])) for i in order]
+        ranked = [(rows[i], float(scores[i])) for i in order_by(rows, scores)]
         floor = float(scores.min()) - 1.0  # deeper rows stay below every candidate (RRF scores are < 1)
         chosen = set(rows)
         return ranked + [(row, floor + s) for row, s in fused if row not in chosen]

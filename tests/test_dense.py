@@ -1,4 +1,4 @@
-"""indexer.dense: the index type by size, recall against exact search, save/load (mapped), reconstruct;
+"""tracuu.core.dense: the index type by size, recall against exact search, save/load (mapped), reconstruct;
 and a tiny run of eval.scale."""
 
 import json
@@ -7,7 +7,7 @@ import faiss
 import numpy as np
 import pytest
 
-from indexer import dense
+from tracuu.core import dense
 
 DIM = 384
 
@@ -123,17 +123,18 @@ def test_scale_tiny_run(tmp_path):
 
 
 def test_the_store_writes_ivf_when_large_and_reads_it_back(tmp_path, monkeypatch, clustered):
-    """indexer.store goes through build_dense: above the threshold it stores (and the reader searches)
+    """tracuu.core.store goes through build_dense: above the threshold it stores (and the reader searches)
     an IVF index, and the manifest says which."""
-    from indexer import store
+    from indexer import writer
     from indexer.documents import Document
-    from indexer.lexical import LexicalIndex
     from indexer.passages import Passage
-    from indexer.references import Registry
+    from tracuu.core import store
+    from tracuu.core.lexical import LexicalIndex
+    from tracuu.core.registry import Registry
 
     vectors, queries = clustered
     n = 600
-    monkeypatch.setattr(store, "build_dense", lambda v: dense.build_dense(v, n_exact=100))
+    monkeypatch.setattr(writer, "build_dense", lambda v: dense.build_dense(v, n_exact=100))
     texts = [f"đoạn số {i}" for i in range(n)]
     body = "\n".join(texts)
     passages, offset = [], 0
@@ -142,10 +143,9 @@ def test_the_store_writes_ivf_when_large_and_reads_it_back(tmp_path, monkeypatch
                                 text=t, kind="body", section=None))
         offset += len(t) + 1
     doc = Document(doc_id="d", source="d.txt", title="d", text=body, sha256="0", passages=passages)
-    store.write_version(tmp_path, [doc], vectors[:n], LexicalIndex.build(texts), store.Units([], np.zeros((0, DIM), np.float32)),
+    writer.write_version(tmp_path, [doc], vectors[:n], LexicalIndex.from_texts(texts), writer.Units([], np.zeros((0, DIM), np.float32)),
                         Registry(), {"model": {"name": "m", "id": "m", "dimension": DIM}})
     reader = store.IndexReader(tmp_path)
     assert reader.manifest["dense"]["type"] == "ivf"
-    assert faiss.try_extract_index_ivf(reader.dense) is not None
-    _, rows = reader.dense.search(vectors[:5], 1)
-    assert rows[:, 0].tolist() == [0, 1, 2, 3, 4]  # each vector finds itself
+    assert faiss.try_extract_index_ivf(reader.dense.index) is not None
+    assert [reader.dense.search(v, 1).rows[0] for v in vectors[:5]] == [0, 1, 2, 3, 4]  # each vector finds itself

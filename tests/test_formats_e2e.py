@@ -1,14 +1,13 @@
 """A corpus of real .docx, .pdf, .html and odd text files through `tracuu index` and the server."""
 
-import json
 
 import httpx
 import pytest
 
 from tests.conftest import run_tracuu, start_server
-from tests.test_formats import NEWS_PAGE, make_pdf, to_cp1258
+from tests.test_formats import NEWS_PAGE, make_pdf
+from tests.test_formats_text import to_cp1258
 
-pytestmark = pytest.mark.e2e
 
 CP1258_TEXT = "Hội nghị cán bộ tỉnh Kiên Giang\n\nHội nghị đã thống nhất kế hoạch trồng 5.000 cây xanh ven biển trong năm nay.\n"
 

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SETTINGS
+
 from indexer.cleaning import split_lines
-from indexer.legal import Place, find_article, is_legal, split_legal
+from indexer.legal import Place, is_legal, split_legal
+from tracuu.core.query import find_article
 from indexer.passages import MAX_CHARS, sentence_spans
 
 REPO = Path(__file__).resolve().parents[1]
-ALQAC = Path("/work/shared/benchmarks/alqac-legal/corpus.jsonl")
+ALQAC = SETTINGS.benchmarks / "alqac-legal" / "corpus.jsonl"
 
 # A made-up Party regulation: preamble, three chapters, two sections, eight articles, a closing block.
 REGULATION = """BAN CHẤP HÀNH TRUNG ƯƠNG

@@ -7,7 +7,6 @@ import pytest
 
 from tests.conftest import CORPUS, run_tracuu, start_server
 
-pytestmark = pytest.mark.e2e
 
 REGULATION = """BỘ CHÍNH TRỊ
 Số 58-QĐ/TW

@@ -10,9 +10,11 @@ import faiss
 import numpy as np
 import pytest
 
-from indexer.lexical import LexicalIndex
 from server.fusion import reciprocal_rank_fusion
-from server.ranker import CANDIDATES, FEATURES, MODEL_PATH, LearnedFusion, bm25_scores, candidate_features
+from server.ranker import CANDIDATES, FEATURES, MODEL_PATH, LearnedFusion, candidate_features
+from tracuu.core.dense import DenseIndex
+from tracuu.core.lexical import LexicalIndex
+from tracuu.core.query import Query
 
 TEXTS = [
     "Sinh viên phải đạt chuẩn đầu ra tiếng Anh trước khi tốt nghiệp.",
@@ -24,7 +26,8 @@ TEXTS = [
     "Sinh viên được xét tốt nghiệp khi tích lũy đủ tín chỉ.",
     "Điểm rèn luyện được đánh giá vào cuối mỗi học kỳ.",
 ]
-QUERY = "chuẩn đầu ra tiếng Anh của sinh viên"
+TEXT = "chuẩn đầu ra tiếng Anh của sinh viên"
+QUERY = Query(TEXT)
 COL = {name: i for i, name in enumerate(FEATURES)}
 
 
@@ -43,9 +46,10 @@ class FakeReader:
         rng = np.random.default_rng(seed)
         vectors = rng.normal(size=(len(texts), dim)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        self.dense = faiss.IndexFlatIP(dim)
-        self.dense.add(vectors)
-        self.lexical = LexicalIndex.build(texts)
+        flat = faiss.IndexFlatIP(dim)
+        flat.add(vectors)
+        self.dense = DenseIndex(flat)
+        self.lexical = LexicalIndex.from_texts(texts)
         self.texts = texts
         self.version = Path("/fake/v1")
         self.query_vector = vectors[0] + 0.5 * vectors[5]
@@ -62,24 +66,27 @@ def reader():
 
 def lists(reader, n_dense=3, n_lexical=3):
     """Short top lists, as the searcher would pass them, so that some candidates miss one side."""
-    scores, rows = reader.dense.search(reader.query_vector[None, :], n_dense)
-    dense = [(int(r), float(s)) for r, s in zip(rows[0], scores[0])]
-    rows, scores = reader.lexical.search(QUERY, n_lexical)
-    return dense, list(zip(rows.tolist(), scores.tolist()))
+    return reader.dense.search(reader.query_vector, n_dense), reader.lexical.search(QUERY.tokens, n_lexical)
 
 
 def test_bm25_of_some_rows_equals_full_scoring(reader):
-    tokens = reader.lexical.usable_tokens(QUERY + " sinh viên")  # a repeated token counts twice
-    full = reader.lexical.bm25.get_scores(tokens)
+    tokens = Query(TEXT + " sinh viên").tokens  # a repeated token counts twice
+    full = reader.lexical.bm25.get_scores(reader.lexical.usable(tokens))  # bm25s itself: the reference
     rows = np.array([7, 0, 3, 5, 4])
-    assert np.allclose(bm25_scores(reader.lexical.bm25, tokens, rows), full[rows], atol=1e-5)
+    assert np.allclose(reader.lexical.scores_of(tokens, rows), full[rows], atol=1e-5)
     assert full[rows].max() > 0 and (full[rows] == 0).any()  # both matching and non-matching rows
+
+
+def test_dense_scores_of_rows_equal_search_scores(reader):
+    hits = reader.dense.search(reader.query_vector, len(TEXTS))
+    assert np.allclose(reader.dense.scores_of(reader.query_vector, hits.rows), hits.scores, atol=1e-5)
+    assert list(hits.scores) == sorted(hits.scores, reverse=True)
 
 
 def test_features_shape_and_finite(reader):
     dense, lexical = lists(reader)
     rows, x = candidate_features(reader, QUERY, reader.query_vector, dense, lexical, 1.5, 0.75)
-    assert rows == list(dict.fromkeys([r for r, _ in dense] + [r for r, _ in lexical]))
+    assert rows == list(dict.fromkeys(dense.rows.tolist() + lexical.rows.tolist()))
     assert x.shape == (len(rows), len(FEATURES))
     assert np.isfinite(x).all()
     assert (x[:, COL["known_share"]] == 0.75).all()
@@ -88,11 +95,11 @@ def test_features_shape_and_finite(reader):
 def test_missing_candidates_get_their_exact_scores(reader):
     dense, lexical = lists(reader)
     rows, x = candidate_features(reader, QUERY, reader.query_vector, dense, lexical, 1.5, 0.75)
-    only_dense = [i for i, r in enumerate(rows) if r not in dict(lexical)]
-    only_lexical = [i for i, r in enumerate(rows) if r not in dict(dense)]
+    only_dense = [i for i, r in enumerate(rows) if r not in dict(lexical.pairs())]
+    only_lexical = [i for i, r in enumerate(rows) if r not in dict(dense.pairs())]
     assert only_dense and only_lexical, "the fixture must leave candidates out of each list"
-    all_dense = reader.dense.reconstruct_n(0, len(TEXTS)) @ reader.query_vector
-    all_lexical = reader.lexical.bm25.get_scores(reader.lexical.usable_tokens(QUERY))
+    all_dense = reader.dense.index.reconstruct_n(0, len(TEXTS)) @ reader.query_vector
+    all_lexical = reader.lexical.bm25.get_scores(reader.lexical.usable(QUERY.tokens))
     for i, row in enumerate(rows):
         assert x[i, COL["dense_score"]] == pytest.approx(all_dense[row], abs=1e-5)
         assert x[i, COL["lex_score"]] == pytest.approx(all_lexical[row], abs=1e-5)
@@ -105,7 +112,7 @@ def test_missing_candidates_get_their_exact_scores(reader):
 def test_rrf_feature_equals_server_fusion(reader):
     dense, lexical = lists(reader, 5, 4)
     rows, x = candidate_features(reader, QUERY, reader.query_vector, dense, lexical, 1.5, 0.75)
-    fused = reciprocal_rank_fusion([[r for r, _ in dense], [r for r, _ in lexical]], [1.0, 1.5])
+    fused = reciprocal_rank_fusion([dense.rows.tolist(), lexical.rows.tolist()], [1.0, 1.5])
     expected = dict(fused)
     for i, row in enumerate(rows):
         assert x[i, COL["rrf"]] == pytest.approx(expected[row])
@@ -141,7 +148,7 @@ def _booster_preferring(feature: str, sign: float):
 
 def test_ranker_orders_by_model_and_keeps_deeper_rows_below(reader):
     dense, lexical = lists(reader, 4, 4)
-    fused = reciprocal_rank_fusion([[r for r, _ in dense], [r for r, _ in lexical]], [1.0, 1.5])
+    fused = reciprocal_rank_fusion([dense.rows.tolist(), lexical.rows.tolist()], [1.0, 1.5])
     deeper = [(row, 0.001) for row in range(len(TEXTS)) if row not in dict(fused)]
     ranker = LearnedFusion(_booster_preferring("lex_rank", -1.0))
     ranked = ranker.rank(reader, QUERY, reader.query_vector, dense, lexical, 1.5, 0.75, fused + deeper)
@@ -150,7 +157,7 @@ def test_ranker_orders_by_model_and_keeps_deeper_rows_below(reader):
     assert scores == sorted(scores, reverse=True)
     assert [r for r, _ in ranked[-len(deeper):]] == [r for r, _ in deeper]
     # The model follows the BM25 rank: the first row is the lexical winner, whatever RRF said.
-    assert ranked[0][0] == lexical[0][0]
+    assert ranked[0][0] == lexical.rows[0]
     opposite = LearnedFusion(_booster_preferring("lex_rank", 1.0))
     again = opposite.rank(reader, QUERY, reader.query_vector, dense, lexical, 1.5, 0.75, fused)
     assert again[0][0] != ranked[0][0]
@@ -176,33 +183,14 @@ def test_shipped_model_loads_with_current_features():
 
 
 def test_unknown_fusion_setting_is_refused(monkeypatch):
-    from server.search import Searcher
+    from pydantic import ValidationError
+
+    from server.search import load_ranker
+    from tracuu.settings import Settings
 
     with pytest.raises(ValueError, match="TRACUU_FUSION"):
-        Searcher(Path("/nonexistent"), encoder=None, fusion="bogus")
+        load_ranker("bogus")
+    assert load_ranker("rrf") is None and isinstance(load_ranker("learned"), LearnedFusion)
     monkeypatch.setenv("TRACUU_FUSION", "nonsense")
-    with pytest.raises(ValueError, match="nonsense"):
-        Searcher(Path("/nonexistent"), encoder=None)
-
-
-# ---- e2e: the real model and seed index ----
-
-
-@pytest.mark.e2e
-def test_learned_and_rrf_searchers_on_the_seed_index(seed_index, encoder):
-    from server.search import Searcher
-
-    learned = Searcher(seed_index, encoder, fusion="learned")
-    rrf = Searcher(seed_index, encoder, fusion="rrf")
-    assert learned.ranker is not None and rrf.ranker is None
-    query = "Bình Thuận có bao nhiêu tổ chức cơ sở đảng?"
-    a, b = learned.search(query, k=10), rrf.search(query, k=10)
-    assert "695 tổ chức cơ sở đảng" in " ".join(h.passage.text for h in a.hits[:3])
-    assert sorted(h.passage.row for h in a.hits) != [] and len(a.hits) == len(b.hits) == 10
-    assert [h.score for h in a.hits] == sorted((h.score for h in a.hits), reverse=True)
-    # dense and lexical modes do not go through the ranker
-    assert [h.passage.row for h in learned.search(query, 5, "dense").hits] == \
-        [h.passage.row for h in rrf.search(query, 5, "dense").hits]
-    # the reference fast path still puts the named regulation first
-    first = learned.search("Quy định 58-QĐ/TW ban hành ngày nào?", k=3).hits
-    assert any("ngày 8-2-2022" in h.passage.text for h in first)
+    with pytest.raises(ValidationError, match="nonsense"):
+        Settings()

@@ -1,4 +1,4 @@
-"""Document references (indexer.references) on the real seed corpus and small hand-written text."""
+"""Document references (tracuu.core.references) on the real seed corpus and small hand-written text."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.references import (Registry, find_query_references, find_references,
-                                parse_date)
+from tracuu.core.references import find_query_references, find_references, parse_date
+from tracuu.core.registry import Registry
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 

@@ -1,16 +1,13 @@
 """A running server picks up a new index version by itself, without failing a request in flight."""
 
 import shutil
-import subprocess
 import threading
 import time
 
 import httpx
-import pytest
 
 from tests.conftest import CORPUS, run_tracuu, start_server
 
-pytestmark = pytest.mark.e2e
 
 NEW_TEXT = "Hội thảo về chuyển đổi số ngành thủy sản Cà Mau diễn ra tại thành phố Rạch Giá với 250 đại biểu."
 

@@ -7,7 +7,6 @@ import pytest
 
 from tests.conftest import CORPUS
 
-pytestmark = pytest.mark.e2e
 
 
 def ids(result):

@@ -7,13 +7,11 @@ import sqlite3
 import subprocess
 import time
 
-import pytest
 
-from indexer.store import IndexReader, current_version
+from tracuu.core.store import IndexReader, current_version
 from tests.conftest import CORPUS, run_tracuu
-from tracuu.config import load_settings
+from tests.conftest import SETTINGS
 
-pytestmark = pytest.mark.e2e
 
 
 def _synthetic_corpus(folder, n_docs=40, per_doc=10):
@@ -46,7 +44,7 @@ def test_second_build_on_the_same_index_is_refused(tmp_path):
 def test_kill_9_leaves_the_old_index_and_the_next_run_resumes(tmp_path, model_dir):
     home = tmp_path / "home"
     home.mkdir()
-    os.symlink(load_settings().models_dir, home / "models")  # reuse the converted model, fresh caches
+    os.symlink(SETTINGS.models_dir.resolve(), home / "models")  # reuse the converted model, fresh caches
     env = {**os.environ, "TRACUU_HOME": str(home)}
     index = tmp_path / "idx"
 

@@ -5,7 +5,6 @@ import pytest
 
 from tests.conftest import CORPUS
 
-pytestmark = pytest.mark.e2e
 
 
 def test_health(live_server):

@@ -1,4 +1,4 @@
-"""Unit tests for indexer.textnorm (the single normalization used everywhere)."""
+"""Unit tests for tracuu.core.textnorm (the single normalization used everywhere)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import bm25s
 import pytest
 
-from indexer.textnorm import (
+from tracuu.core.textnorm import (
     fold,
     has_diacritics,
     lexical_tokens,

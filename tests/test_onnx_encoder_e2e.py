@@ -14,10 +14,11 @@ from tests.conftest import CORPUS
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from indexer import onnx_encoder as ox  # noqa: E402
-from indexer.embedder import Encoder  # noqa: E402
+from tracuu.core.encoders import onnx_encoder as oe  # noqa: E402
+from tracuu.core.encoders import onnx_export as ex  # noqa: E402
+from tracuu.core.encoders import select  # noqa: E402
+from tracuu.core.encoders.torch_encoder import Encoder  # noqa: E402
 
-pytestmark = pytest.mark.e2e
 
 # Questions about the seed corpus (answers are in its long lines).
 QUESTIONS = [
@@ -40,14 +41,14 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def settings():
-    from tracuu.config import load_settings
+    from tracuu.settings import Settings
 
-    return load_settings()
+    return Settings()
 
 
 @pytest.fixture(scope="module")
 def onnx_files(model_dir):
-    return ox.export_onnx(model_dir, ox.onnx_dir_for(model_dir, model_dir.parent))
+    return ex.export_onnx(model_dir, ex.onnx_dir_for(model_dir, model_dir.parent))
 
 
 @pytest.fixture(scope="module")
@@ -64,22 +65,22 @@ def torch_vectors(encoder, passages) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def onnx_encoders(onnx_files, settings) -> dict[str, ox.OnnxEncoder]:
-    return {p: ox.OnnxEncoder(settings.model, settings.models_dir, precision=p) for p in ox.PRECISIONS}
+def onnx_encoders(onnx_files, settings) -> dict[str, oe.OnnxEncoder]:
+    return {p: oe.OnnxEncoder(settings.model, settings.models_dir, precision=p) for p in oe.PRECISIONS}
 
 
 def test_export_writes_both_files_and_is_cached(model_dir, onnx_files, monkeypatch):
     assert set(onnx_files) == {"fp32", "int8"}
     before = {p: (f.stat().st_ino, f.stat().st_mtime_ns, f.stat().st_size) for p, f in onnx_files.items()}
     assert all(size > 1_000_000 for _, _, size in before.values())
-    source = json.loads((onnx_files["fp32"].parent / ox.SOURCE_FILE).read_text("utf-8"))
-    assert source["fingerprint"] == ox.source_fingerprint(model_dir)
+    source = json.loads((onnx_files["fp32"].parent / ex.SOURCE_FILE).read_text("utf-8"))
+    assert source["fingerprint"] == ex.source_fingerprint(model_dir)
 
     def must_not_export(*args, **kwargs):
         raise AssertionError("export ran although the files are current")
 
-    monkeypatch.setattr(ox, "_export_raw", must_not_export)
-    again = ox.export_onnx(model_dir, ox.onnx_dir_for(model_dir, model_dir.parent))
+    monkeypatch.setattr(ex, "_export_raw", must_not_export)
+    again = ex.export_onnx(model_dir, ex.onnx_dir_for(model_dir, model_dir.parent))
     assert again == onnx_files
     assert {p: (f.stat().st_ino, f.stat().st_mtime_ns, f.stat().st_size) for p, f in again.items()} == before
 
@@ -89,7 +90,7 @@ def test_export_reruns_when_the_source_changes(model_dir, onnx_files, tmp_path, 
     stale.mkdir()
     for f in onnx_files.values():
         (stale / f.name).write_bytes(b"old")
-    (stale / ox.SOURCE_FILE).write_text(json.dumps({"fingerprint": "an older model"}), "utf-8")
+    (stale / ex.SOURCE_FILE).write_text(json.dumps({"fingerprint": "an older model"}), "utf-8")
     abandoned = stale / ".export.killed"
     abandoned.mkdir()
     os.utime(abandoned, (time.time() - 7200, time.time() - 7200))
@@ -100,9 +101,9 @@ def test_export_reruns_when_the_source_changes(model_dir, onnx_files, tmp_path, 
     def ran(*args, **kwargs):
         raise Ran
 
-    monkeypatch.setattr(ox, "_export_raw", ran)
+    monkeypatch.setattr(ex, "_export_raw", ran)
     with pytest.raises(Ran):
-        ox.export_onnx(model_dir, stale)
+        ex.export_onnx(model_dir, stale)
     assert not list(stale.glob(".export.*")), "the temporary folder and an abandoned one are removed"
 
 
@@ -119,14 +120,14 @@ def test_vectors_are_close_to_torch(onnx_encoders, torch_vectors, passages, prec
 
 
 def test_fidelity_reports_both_precisions(model_dir, encoder, passages):
-    report = ox.fidelity(model_dir, passages[:8], reference=encoder)
+    report = select.fidelity(model_dir, passages[:8], reference=encoder)
     assert report["n"] == 8
-    for precision in ox.PRECISIONS:
+    for precision in oe.PRECISIONS:
         for part in (report[precision], report[precision]["passage"], report[precision]["query"]):
             assert 0.98 <= part["min"] <= part["mean"] <= 1.0 + 1e-6
 
 
-@pytest.mark.parametrize("precision", ox.PRECISIONS)
+@pytest.mark.parametrize("precision", oe.PRECISIONS)
 def test_shapes_normalization_and_order(onnx_encoders, encoder, passages, precision):
     enc = onnx_encoders[precision]
     assert enc.dim == encoder.dim
@@ -162,25 +163,23 @@ def test_vectors_id_names_the_backend(onnx_encoders, encoder):
     """Same model (an index built with one backend is served by another), but not the same vectors."""
     assert encoder.vectors_id == encoder.model_id
     assert onnx_encoders["fp32"].vectors_id == encoder.model_id + "+onnx-fp32"
-    assert onnx_encoders["int8"].vectors_id == f"{encoder.model_id}+onnx-int8-{ox.quantization_flavor()}"
+    assert onnx_encoders["int8"].vectors_id == f"{encoder.model_id}+onnx-int8-{ex.quantization_flavor()}"
 
 
-def test_indexing_backend(settings, onnx_files, monkeypatch):
-    monkeypatch.delenv(ox.QUANT_ENV, raising=False)
-    auto = ox.load_indexing_encoder(settings.model, settings.models_dir)
-    if ox.cpu_has_vnni():  # int8 is 1.5x torch with VNNI: it indexes
-        assert isinstance(auto, ox.OnnxEncoder) and auto.precision == "int8"
+def test_indexing_backend(settings, onnx_files):
+    auto = select.load_indexing_encoder(settings.model, settings.models_dir)
+    if ex.cpu_has_vnni():  # int8 is 1.5x torch with VNNI: it indexes
+        assert isinstance(auto, oe.OnnxEncoder) and auto.precision == "int8"
     else:  # without VNNI int8 is barely faster than torch: torch indexes
         assert isinstance(auto, Encoder)
-    monkeypatch.setenv(ox.QUANT_ENV, "avx2")
-    assert isinstance(ox.load_indexing_encoder(settings.model, settings.models_dir, "auto"), Encoder)
-    assert ox.load_indexing_encoder(settings.model, settings.models_dir, "onnx-fp32").precision == "fp32"
+    assert isinstance(select.load_indexing_encoder(settings.model, settings.models_dir, "auto", "avx2"), Encoder)
+    assert select.load_indexing_encoder(settings.model, settings.models_dir, "onnx-fp32").precision == "fp32"
 
 
 def test_the_embedding_cache_never_mixes_backends(settings, onnx_encoders, encoder, tmp_path):
     from indexer.build import build_index
-    from indexer.embedder import EmbeddingCache
-    from indexer.store import read_manifest
+    from indexer.embedding_cache import EmbeddingCache
+    from tracuu.core.store import read_manifest
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -197,40 +196,38 @@ def test_the_embedding_cache_never_mixes_backends(settings, onnx_encoders, encod
 
 
 def test_load_encoder_backends(settings, onnx_files):
-    chosen = ox.load_encoder(settings.model, settings.models_dir, backend="auto")
-    assert isinstance(chosen, ox.OnnxEncoder) and chosen.precision == "int8"
-    verdict = json.loads((onnx_files["int8"].parent / ox.SOURCE_FILE).read_text("utf-8"))["auto"]
+    chosen = select.load_encoder(settings.model, settings.models_dir, backend="auto")
+    assert isinstance(chosen, oe.OnnxEncoder) and chosen.precision == "int8"
+    verdict = json.loads((onnx_files["int8"].parent / ex.SOURCE_FILE).read_text("utf-8"))["auto"]
     assert verdict["precision"] == "int8" and verdict["n"] >= 30
-    assert ox.load_encoder(settings.model, settings.models_dir, backend="onnx-fp32").precision == "fp32"
+    assert select.load_encoder(settings.model, settings.models_dir, backend="onnx-fp32").precision == "fp32"
     with pytest.raises(ValueError):
-        ox.load_encoder(settings.model, settings.models_dir, backend="tensorrt")
+        select.load_encoder(settings.model, settings.models_dir, backend="tensorrt")
 
 
 def test_auto_falls_back_to_torch_when_export_fails(settings, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("no exporter here")
 
-    monkeypatch.setattr(ox, "export_onnx", broken)
+    monkeypatch.setattr(select, "export_onnx", broken)
     with pytest.warns(RuntimeWarning, match="using torch"):
-        chosen = ox.load_encoder(settings.model, settings.models_dir, backend="auto")
+        chosen = select.load_encoder(settings.model, settings.models_dir, backend="auto")
     assert isinstance(chosen, Encoder)
 
 
-def test_quantization_flavor(model_dir, monkeypatch):
-    monkeypatch.delenv(ox.QUANT_ENV, raising=False)
-    assert ox.quantization_flavor() == ("vnni" if ox.cpu_has_vnni() else "avx2")  # default: auto
-    assert ox.QUANTIZATIONS["avx2"] == {"per_channel": True, "reduce_range": True, "weight_type": "QUInt8"}
-    monkeypatch.setenv(ox.QUANT_ENV, "avx2")
-    assert ox.quantization_flavor() == "avx2"
-    assert ox.source_fingerprint(model_dir, "vnni") != ox.source_fingerprint(model_dir, "avx2")
+def test_quantization_flavor(model_dir):
+    assert ex.quantization_flavor() == ("vnni" if ex.cpu_has_vnni() else "avx2")  # default: auto
+    assert ex.QUANTIZATIONS["avx2"] == {"per_channel": True, "reduce_range": True, "weight_type": "QUInt8"}
+    assert ex.quantization_flavor("avx2") == "avx2"
+    assert ex.source_fingerprint(model_dir, "vnni") != ex.source_fingerprint(model_dir, "avx2")
     with pytest.raises(ValueError):
-        ox.quantization_flavor("fp8")
+        ex.quantization_flavor("fp8")
 
 
-@pytest.mark.skipif(not ox.cpu_has_vnni(), reason="the vnni int8 file is meant for CPUs with VNNI")
+@pytest.mark.skipif(not ex.cpu_has_vnni(), reason="the vnni int8 file is meant for CPUs with VNNI")
 def test_vnni_int8_is_as_close_to_torch(settings, torch_vectors, passages, tmp_path):
-    enc = ox.OnnxEncoder(settings.model, settings.models_dir, "int8", onnx_dir=tmp_path / "vnni", quantization="vnni")
-    source = json.loads((tmp_path / "vnni" / ox.SOURCE_FILE).read_text("utf-8"))
+    enc = oe.OnnxEncoder(settings.model, settings.models_dir, "int8", onnx_dir=tmp_path / "vnni", quantization="vnni")
+    source = json.loads((tmp_path / "vnni" / ex.SOURCE_FILE).read_text("utf-8"))
     assert source["quantization"]["flavor"] == "vnni" and source["quantization"]["weight_type"] == "QInt8"
     for kind, got in [("passage", enc.encode_passages(passages)), ("query", enc.encode_queries(passages))]:
         cos = cosines(got, torch_vectors[kind])
@@ -239,14 +236,22 @@ def test_vnni_int8_is_as_close_to_torch(settings, torch_vectors, passages, tmp_p
         assert cos.mean() >= 0.995 and cos.min() >= 0.98, report
 
 
-def test_backend_from_env(monkeypatch):
-    monkeypatch.delenv(ox.BACKEND_ENV, raising=False)
-    assert ox.backend_from_env() == "auto"
-    monkeypatch.setenv(ox.BACKEND_ENV, " ONNX-fp32 ")
-    assert ox.backend_from_env() == "onnx-fp32"
+def test_settings_choose_the_encoders(monkeypatch):
+    """TRACUU_BACKEND / TRACUU_ONNX_QUANT go through the one settings object; a bad value is refused."""
+    from pydantic import ValidationError
+
+    from tracuu.settings import Settings
+
+    monkeypatch.setenv("TRACUU_BACKEND", "onnx-fp32")
+    monkeypatch.setenv("TRACUU_ONNX_QUANT", "avx2")
+    chosen = Settings()
+    assert (chosen.backend, chosen.onnx_quant) == ("onnx-fp32", "avx2")
+    monkeypatch.setenv("TRACUU_ONNX_QUANT", "fp8")
+    with pytest.raises(ValidationError):
+        Settings()
 
 
-@pytest.mark.parametrize("precision", ox.PRECISIONS)
+@pytest.mark.parametrize("precision", oe.PRECISIONS)
 def test_ranking_on_the_seed_corpus_is_nearly_the_same(onnx_encoders, encoder, torch_vectors, passages, precision):
     enc = onnx_encoders[precision]
     torch_scores = encoder.encode_queries(QUESTIONS) @ torch_vectors["passage"].T
