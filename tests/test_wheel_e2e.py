@@ -1,0 +1,81 @@
+"""The package as users install it: a wheel built from the checkout, installed without the checkout on
+the path, indexing and serving from an unrelated folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import zipfile
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, SETTINGS, _free_port
+
+NEEDED = ["server/templates/search.html", "server/templates/base.html", "server/static/style.css",
+          "server/fusion_ranker.txt", "eval/gold.jsonl", "tracuu/corpus/000_eef771c6f4b7a4c7.txt"]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheel")
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(out), str(REPO)],
+                           capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr[-3000:]
+    # setuptools' complaints about data folders it "would ignore", or package data it cannot find
+    noisy = [line for line in (build.stdout + build.stderr).splitlines()
+             if "would be ignored" in line or "SetuptoolsDeprecationWarning" in line or "package_data" in line.lower()]
+    assert noisy == []
+    (path,) = out.glob("tracuu-*.whl")
+    return path
+
+
+def test_wheel_holds_every_template_static_and_model_file(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = [n for n in NEEDED if n not in names]
+    assert missing == []
+    templates = {p.name for p in (REPO / "server" / "templates").glob("*.html")}
+    assert templates <= {n.rsplit("/", 1)[1] for n in names if n.startswith("server/templates/")}
+    assert not any(n.startswith("tests/") for n in names)
+
+
+def test_installed_wheel_indexes_and_serves_in_any_folder(wheel, tmp_path):
+    target = tmp_path / "site"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel)],
+                             capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stderr[-3000:]
+    work = tmp_path / "elsewhere"  # no corpus/, no checkout: the defaults must not point into the repository
+    (work / ".tracuu").mkdir(parents=True)
+    os.symlink(SETTINGS.models_dir.resolve(), work / ".tracuu" / "models")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACUU_")}
+    env["PYTHONPATH"] = str(target)
+    tracuu = [sys.executable, "-c", "from tracuu.cli import app; app()"]
+    where = subprocess.run([sys.executable, "-c", "import tracuu, server, eval; print(tracuu.__file__, server.__file__)"],
+                           cwd=work, env=env, capture_output=True, text=True)
+    assert where.stdout.count(str(target)) == 2, where.stdout + where.stderr
+    index = subprocess.run([*tracuu, "index"], cwd=work, env=env, capture_output=True, text=True, timeout=900)
+    assert index.returncode == 0, index.stderr[-3000:]
+    assert (work / ".tracuu" / "index" / "current").exists()
+    port = _free_port()
+    server = subprocess.Popen([*tracuu, "serve", "--port", str(port)], cwd=work, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert server.poll() is None, server.stderr.read()
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        body = httpx.get(f"{url}/api/search", params={"q": "Tỉnh Bình Thuận có bao nhiêu dân?", "k": 3}).json()
+        assert any("1,3 triệu dân" in h["text"] for h in body["results"])
+        page = httpx.get(f"{url}/", params={"q": "Chỉ thị 39"})
+        assert page.status_code == 200 and 'class="result"' in page.text
+        assert httpx.get(f"{url}/static/style.css").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
