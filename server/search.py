@@ -57,11 +57,15 @@ class SearchResult:
 def check_request(q: str, k: int, mode: str = "hybrid") -> Query:
     """The one validation of a search request (API, page, CLI): the parsed query, or BadQuery."""
     query = Query.parse(q)
+    check_options(k, mode)
+    return query
+
+
+def check_options(k: int, mode: str) -> None:
     if not 1 <= k <= MAX_K:
         raise BadQuery(f"Số kết quả k phải từ 1 đến {MAX_K} (nhận được {k}).")
     if mode not in MODES:
         raise BadQuery(f"Chế độ '{mode}' không hợp lệ; chọn một trong: {', '.join(MODES)}.")
-    return query
 
 
 def parse_k(raw: str) -> int:
@@ -118,9 +122,11 @@ class Searcher:
         for more than MAX_K passages. `vector` is the query's embedding when the caller already has it
         (the server encodes queries off the event loop)."""
         started = time.perf_counter()
-        text = query.text if isinstance(query, Query) else query
-        parsed = check_request(text, k if limit_check else min(k, MAX_K), mode)
-        query = query if isinstance(query, Query) else parsed
+        checked_k = k if limit_check else min(k, MAX_K)
+        if isinstance(query, Query):
+            check_options(checked_k, mode)
+        else:
+            query = check_request(query, checked_k, mode)
         reader = self.reader  # one version for the whole request, even if a reload swaps it meanwhile
         timings: dict[str, float] = {}
         clock = Stopwatch(timings)

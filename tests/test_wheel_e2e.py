@@ -4,6 +4,7 @@ the path, indexing and serving from an unrelated folder."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,10 +19,23 @@ NEEDED = ["server/templates/search.html", "server/templates/base.html", "server/
           "server/fusion_ranker.txt", "eval/gold.jsonl", "tracuu/corpus/000_eef771c6f4b7a4c7.txt"]
 
 
+def clean_checkout(folder):
+    """The files git knows (tracked, or new and not ignored), copied: what a fresh clone would hold,
+    without build/ leftovers that setuptools would pack into the wheel."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    for name in listed:
+        if (REPO / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, folder / name)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(out), str(REPO)],
+    source = clean_checkout(tmp_path_factory.mktemp("checkout"))
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(out), str(source)],
                            capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-3000:]
     # setuptools' complaints about data folders it "would ignore", or package data it cannot find
@@ -39,6 +53,9 @@ def test_wheel_holds_every_template_static_and_model_file(wheel):
     templates = {p.name for p in (REPO / "server" / "templates").glob("*.html")}
     assert templates <= {n.rsplit("/", 1)[1] for n in names if n.startswith("server/templates/")}
     assert not any(n.startswith("tests/") for n in names)
+    modules = {n for n in names if n.endswith(".py")}
+    sources = {str(p.relative_to(REPO)) for d in ("tracuu", "indexer", "server", "eval") for p in (REPO / d).rglob("*.py")}
+    assert modules == sources  # every module, and nothing stale
 
 
 def test_installed_wheel_indexes_and_serves_in_any_folder(wheel, tmp_path):
