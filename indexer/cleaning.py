@@ -2,7 +2,8 @@
 
 The files are never edited: cleaning only labels line spans, and the passage splitter keeps the
 spans labelled BODY or HEADING. Everything else is either dropped (chrome, captions, lone dates)
-or becomes document metadata (the byline).
+or becomes document metadata (the byline, which indexer.documents also keeps as a passage of its
+own, and the title, a passage only in a document with no body).
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Read a corpus folder into documents: text, title, byline, passages.
 
+Passages are the body and heading paragraphs, numbered from 1, then the byline lines (kind "byline"),
+numbered after them. A document with no body paragraph gets its title line as passage 1 (kind "title").
+
 `Document.text` is what citations point into: a UTF-8/UTF-16 text file's decoded text unchanged,
 or the text extracted from HTML, PDF, DOCX (and Windows-1258 files), which the index stores.
 Every passage satisfies `document.text[p.start:p.end] == p.text`.
@@ -59,8 +62,9 @@ def parse_document(source: str, text: str, sha256: str, extracted: Extracted | N
         bylines = [extracted.author] if extracted and extracted.author else []
         dropped = Counter()
     else:
-        passages = split_passages(doc_id, text, lines)
-        dropped = Counter(line.kind.value for line in lines if line.kind not in (Kind.BODY, Kind.HEADING, Kind.TITLE))
+        passages = _with_title_and_bylines(doc_id, text, lines)
+        kept = (Kind.BODY, Kind.HEADING, Kind.TITLE, Kind.BYLINE)
+        dropped = Counter(line.kind.value for line in lines if line.kind not in kept)
     if extracted and extracted.pages:
         passages = [replace(p, page=page_of(extracted, p.start)) for p in passages]
     return Document(
@@ -75,6 +79,17 @@ def parse_document(source: str, text: str, sha256: str, extracted: Extracted | N
         passages=passages,
         dropped=dropped,
     )
+
+
+def _with_title_and_bylines(doc_id: str, text: str, lines: list) -> list[Passage]:
+    """The body and heading paragraphs; the title line (kind "title") when there are none, so a one-line
+    document is indexed; then each byline line (kind "byline"), numbered after the last paragraph so the
+    body keeps its numbers and ids. The byline also stays document metadata."""
+    passages = split_passages(doc_id, text, lines)
+    if not passages:
+        passages = split_passages(doc_id, text, lines[:1], kinds=(Kind.TITLE,))
+    after = passages[-1].paragraph + 1 if passages else 1
+    return passages + split_passages(doc_id, text, lines, kinds=(Kind.BYLINE,), first_paragraph=after)
 
 
 def read_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:

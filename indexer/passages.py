@@ -31,7 +31,7 @@ class Passage:
     start: int
     end: int
     text: str
-    kind: str  # "body" or "heading"
+    kind: str  # "body" or "heading"; "title" (a document with no body) or "byline" (see indexer.documents)
     section: str | None  # the nearest heading above, for context
     page: int | None = None  # PDF page the passage starts on
     place: str | None = None  # its place in a legal text: "Chương II, Điều 5, khoản 2"
@@ -97,12 +97,20 @@ def pack_sentences(text: str, offset: int = 0, max_chars: int = MAX_CHARS) -> li
     return _pack(spans, max_chars) if spans else []
 
 
-def split_passages(doc_id: str, text: str, lines: list[Line], max_chars: int = MAX_CHARS) -> list[Passage]:
+PARAGRAPH_KINDS = (Kind.BODY, Kind.HEADING)
+
+
+def split_passages(
+    doc_id: str, text: str, lines: list[Line], max_chars: int = MAX_CHARS,
+    kinds: tuple[Kind, ...] = PARAGRAPH_KINDS, first_paragraph: int = 1,
+) -> list[Passage]:
+    """One passage per line of the given kinds (a long line cut into parts), numbered from
+    first_paragraph. By default the body and heading lines: the document's paragraphs."""
     passages: list[Passage] = []
     section = None
-    paragraph = 0
+    paragraph = first_paragraph - 1
     for line in lines:
-        if line.kind not in (Kind.BODY, Kind.HEADING):
+        if line.kind not in kinds:
             continue
         paragraph += 1
         if line.kind is Kind.HEADING:

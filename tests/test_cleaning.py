@@ -58,11 +58,14 @@ def test_row_of_other_articles_titles_is_dropped(documents):
     assert "Hội thánh Tin lành" not in texts
 
 
-def test_bylines_are_metadata_not_passages(documents):
+def test_bylines_are_metadata_and_a_byline_passage_not_body(documents):
     for doc_id, byline in BYLINES.items():
         doc = documents[doc_id]
         assert doc.byline == byline
-        assert all(byline not in p.text for p in doc.passages)
+        assert all(byline not in p.text for p in doc.passages if p.kind != "byline")
+        assert [p.text for p in doc.passages if p.kind == "byline"] == [byline]
+    for doc_id in set(documents) - set(BYLINES):
+        assert all(p.kind in ("body", "heading") for p in documents[doc_id].passages)
 
 
 def test_body_paragraphs_survive():
