@@ -1,42 +1,34 @@
-"""The JSON API under /api."""
+"""The JSON API under /api. Every refused request gets {"detail": "<Vietnamese sentence>"} (server/params.py)."""
 
 from __future__ import annotations
 
-import time
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 
 from server import schemas
 from server.deps import SearcherDep
-from server.search import MAX_K, BadQuery, check_request, needs_vector
-
-QueryParam = Annotated[str, Query(description="Câu hỏi hoặc từ khóa (tối đa 1.000 ký tự)")]
-KParam = Annotated[int, Query(description=f"Số kết quả, 1–{MAX_K}")]
-ModeParam = Annotated[str, Query(description="dense (ngữ nghĩa) | lexical (từ khóa) | hybrid (kết hợp)")]
+from server.params import DEFAULTS, KParam, ModeParam, QParam, errors, search_params
+from server.search import BadQuery
 
 api = APIRouter(prefix="/api", tags=["api"])
 
 
-@api.get("/search", response_model=schemas.SearchResponse)
+@api.get("/search", response_model=schemas.SearchResponse, responses=errors(422))
 async def search(
-    request: Request, searcher: SearcherDep, q: QueryParam, k: KParam = 5, mode: ModeParam = "hybrid"
-) -> schemas.SearchResponse:
+    request: Request, q: QParam, k: KParam = DEFAULTS["k"], mode: ModeParam = DEFAULTS["mode"]
+) -> Response:
     """Ranked passages for a question, each with a citation into its source file."""
-    started = time.perf_counter()
     try:
-        query = check_request(q, k, mode)
+        query, k, mode = search_params(q, k, mode)
     except BadQuery as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
-    vector = await request.app.state.batcher.encode(query.text) if needs_vector(mode, True) else None
-    encoded = time.perf_counter()
-    result = searcher.search(query, k, mode, vector=vector)
-    result.timings = {"encode": round((encoded - started) * 1000, 3), **result.timings}
-    result.took_ms = (time.perf_counter() - started) * 1000
-    return schemas.search_response(result)
+    # Encoded on the encoder thread, searched and serialized on the search thread (server/workers.py);
+    # the body is the SearchResponse model's JSON, so FastAPI need not check it again on the loop.
+    body = await request.app.state.workers.search(
+        query, k, mode, lambda result: schemas.search_response(result).model_dump_json())
+    return Response(body, media_type="application/json")
 
 
-@api.get("/documents/{doc_id:path}", response_model=schemas.DocumentResponse)
+@api.get("/documents/{doc_id:path}", response_model=schemas.DocumentResponse, responses=errors(404, 422))
 def document(searcher: SearcherDep, doc_id: str) -> schemas.DocumentResponse:
     found = searcher.reader.document(doc_id)
     if found is None:
@@ -55,7 +47,7 @@ def references(searcher: SearcherDep) -> list[schemas.ReferenceOut]:
     return [schemas.reference(e) for e in searcher.reader.registry.entries()]
 
 
-@api.get("/references/{key}", response_model=schemas.ReferenceDetail)
+@api.get("/references/{key}", response_model=schemas.ReferenceDetail, responses=errors(404, 422))
 def reference_detail(searcher: SearcherDep, key: str) -> schemas.ReferenceDetail:
     reader = searcher.reader  # one index version for the whole request
     entry = reader.registry.get(key)

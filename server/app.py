@@ -9,24 +9,37 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from server.api import api
-from server.batching import QueryBatcher
 from server.deps import HERE
 from server.pages import pages
+from server.params import validation_error
 from server.search import Searcher
+from server.security import SecurityHeaders
+from server.workers import SearchWorkers
 from tracuu.core.dense import set_search_threads
 from tracuu.settings import Settings
 
 RELOAD_EVERY_S = 1.0
-
-
-def _validation_error(request, exc: RequestValidationError) -> JSONResponse:
-    # FastAPI's default lists pydantic internals; say in plain words which parameter is wrong.
-    problems = "; ".join(f"tham số '{e['loc'][-1]}': {e['msg']}" for e in exc.errors())
-    return JSONResponse(status_code=422, content={"detail": f"Yêu cầu không hợp lệ: {problems}"})
+# The OpenAPI page, served from this server: Swagger UI from the swagger-ui-bundle package, started by
+# a script of ours (the Content-Security-Policy allows no CDN and no inline script).
+API_DOCS = """<!doctype html>
+<html lang="vi">
+<head>
+  <meta charset="utf-8">
+  <title>Tra cứu – API</title>
+  <link rel="stylesheet" href="/swagger-ui/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/swagger-ui/swagger-ui-bundle.js"></script>
+  <script src="/static/api-docs.js"></script>
+</body>
+</html>
+"""
 
 
 def _watch_index(searcher: Searcher, stop: threading.Event) -> None:
@@ -46,22 +59,31 @@ def create_app(searcher: Searcher, settings: Settings | None = None, watch: bool
             threading.Thread(target=_watch_index, args=(searcher, stop), daemon=True).start()
         yield
         stop.set()
-        app.state.batcher.close()
+        app.state.workers.close()
 
     app = FastAPI(
         lifespan=lifespan,
         title="Tra cứu",
         description="Tìm kiếm ngữ nghĩa và hỏi đáp trên văn bản tiếng Việt, kèm trích dẫn chính xác.",
         version=version("tracuu"),
+        docs_url=None,
+        redoc_url=None,
     )
     # One query at a time gains nothing from FAISS's second OpenMP thread, and waiting for it on a busy
     # machine made a sub-millisecond search take 15-30 ms (docs/scale.md).
     set_search_threads()
     app.state.searcher = searcher
     app.state.settings = settings or Settings()
-    app.state.batcher = QueryBatcher(searcher.encoder)
+    app.state.workers = SearchWorkers(searcher)
     app.include_router(api)
     app.include_router(pages)
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return HTMLResponse(API_DOCS)
+
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -1,9 +1,14 @@
-"""Query embeddings for concurrent requests: encoded together, and remembered.
+"""Query embeddings for concurrent requests: each query encoded on its own, and remembered.
 
-One query at a time holds both cores for the whole encoder call, but in a batch a token costs about
-half as much. So the encoder never waits for company: a query that finds it idle is encoded at once
-(no added latency for a lone user), and the queries that arrive while a call runs go through the
-next call together (up to MAX_BATCH). Recent query vectors are kept in an LRU cache.
+Every query goes through the encoder alone (a batch of one), whatever else is running. The int8
+encoder quantizes activations per batch, so a query encoded beside others got a slightly different
+vector (cosine 0.989-0.998 to its vector alone) and sometimes a different ranking: the same question
+on the same index must always get the same answer. Batching bought nothing with the `vnni` int8 file
+(docs/speed.md: the same time per query at every batch size), so nothing is lost there.
+
+One encoder thread runs the calls one after another (the encoder already uses both cores); a query
+already being encoded is not encoded twice; recent vectors are kept in an LRU cache. Vectors are
+read-only, so no caller can change what the cache hands to the next one.
 """
 
 from __future__ import annotations
@@ -14,22 +19,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-MAX_BATCH = 16
 CACHE_SIZE = 2048
 
 
-class QueryBatcher:
-    def __init__(self, encoder, max_batch: int = MAX_BATCH, cache_size: int = CACHE_SIZE):
+class QueryEncoder:
+    def __init__(self, encoder, cache_size: int = CACHE_SIZE):
         self.encoder = encoder
-        self.max_batch = max_batch
         self.cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.cache_size = cache_size
-        self.pending: list[tuple[str, asyncio.Future]] = []
-        self.running = False  # an encoder call is in flight (or about to start)
-        # One encoder call at a time: the encoder already uses both cores.
+        self.in_flight: dict[str, asyncio.Future] = {}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
-        self.batches = 0  # counters for /healthz and the benchmark
-        self.encoded = 0
+        self.encoded = 0  # counters for the benchmark
         self.hits = 0
 
     async def encode(self, query: str) -> np.ndarray:
@@ -38,41 +38,25 @@ class QueryBatcher:
             self.cache.move_to_end(query)
             self.hits += 1
             return cached
-        future = asyncio.get_running_loop().create_future()
-        self.pending.append((query, future))
-        if not self.running:
-            self.running = True
-            # Starts on the next loop turn: requests arriving in this same turn join the batch.
-            asyncio.get_running_loop().create_task(self._drain())
-        return await future
+        future = self.in_flight.get(query)
+        if future is None:
+            future = asyncio.get_running_loop().run_in_executor(self.executor, self._encode_alone, query)
+            self.in_flight[query] = future
+            future.add_done_callback(lambda done: self._remember(query, done))
+        # A request that goes away (client disconnected) must not cancel the call others wait for.
+        return await asyncio.shield(future)
 
-    async def _drain(self) -> None:
-        try:
-            while self.pending:
-                batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch:]
-                await self._encode(batch)
-        finally:
-            self.running = False
+    def _encode_alone(self, query: str) -> np.ndarray:
+        vector = np.array(self.encoder.encode_queries([query])[0], dtype=np.float32)  # a copy of its own
+        vector.setflags(write=False)
+        return vector
 
-    async def _encode(self, batch: list[tuple[str, asyncio.Future]]) -> None:
-        texts = list(dict.fromkeys(query for query, _ in batch))
-        try:
-            vectors = await asyncio.get_running_loop().run_in_executor(
-                self.executor, self.encoder.encode_queries, texts
-            )
-        except Exception as exc:  # noqa: BLE001 - every waiting request gets the error
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        self.batches += 1
-        self.encoded += len(texts)
-        by_text = dict(zip(texts, vectors))
-        for query, future in batch:
-            if not future.done():
-                future.set_result(by_text[query])
-        for text, vector in by_text.items():
-            self.cache[text] = vector
+    def _remember(self, query: str, done: asyncio.Future) -> None:
+        self.in_flight.pop(query, None)
+        if done.cancelled() or done.exception() is not None:
+            return  # an error reaches the waiting requests; the next request tries again
+        self.encoded += 1
+        self.cache[query] = done.result()
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
 

@@ -26,11 +26,12 @@ def vndate(iso: str | None) -> str:
 templates.env.filters["vndate"] = vndate
 
 
-def get_searcher(request: Request) -> Searcher:
+# async: FastAPI runs a plain function dependency in its thread pool, a thread hop per request for nothing.
+async def get_searcher(request: Request) -> Searcher:
     return request.app.state.searcher
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from server import schemas
 from server.deps import SearcherDep, templates
-from server.search import BadQuery, check_request, parse_k
+from server.params import parse_k, search_params
+from server.search import MODES, BadQuery
+from tracuu.core.query import clean_text
 
 pages = APIRouter(include_in_schema=False)
 
@@ -27,18 +31,34 @@ def healthz(searcher: SearcherDep) -> schemas.Health:
                           index_version=reader.version.name)
 
 
+def shown(text: str) -> str:
+    """A parameter as the form shows it back: what the search reads (format characters dropped, line
+    breaks as spaces), without control characters, which have no place in a page."""
+    return "".join(c for c in clean_text(text) if unicodedata.category(c) != "Cc")
+
+
 @pages.get("/", response_class=HTMLResponse)
-def home(request: Request, searcher: SearcherDep, q: str = "", k: str = "10", mode: str = "hybrid") -> HTMLResponse:
-    context: dict = {"q": q, "k": k, "mode": mode, "result": None, "error": None,
-                     "documents": searcher.reader.documents()}
-    status = 200
-    if q.strip():
+async def home(request: Request, searcher: SearcherDep, q: str = "", k: str = "10", mode: str = "hybrid"):
+    """The search page. Its parameters go through the API's checks (server/params.py): same rules, same words.
+    The search runs off the event loop like the API's (server/workers.py), and so does the page's rendering."""
+
+    def page(result=None, error: str | None = None, status: int = 200) -> HTMLResponse:
         try:
-            count = parse_k(k)
-            context["result"] = searcher.search(check_request(q, count, mode), count, mode)
-        except BadQuery as exc:
-            context["error"], status = str(exc), 422
-    return templates.TemplateResponse(request, "search.html", context, status_code=status)
+            form_k = str(parse_k(k))
+        except BadQuery:
+            form_k = "10"  # the form starts again from the default; the message says what was sent
+        intro = result is None and error is None
+        context = {"q": shown(q), "k": form_k, "mode": mode if mode in MODES else "hybrid", "result": result,
+                   "error": error, "documents": searcher.reader.documents() if intro else []}
+        return templates.TemplateResponse(request, "search.html", context, status_code=status)
+
+    if not q.strip():
+        return page()
+    try:
+        query, count, mode = search_params(q, k, mode)
+    except BadQuery as exc:
+        return page(error=str(exc), status=422)
+    return await request.app.state.workers.search(query, count, mode, page)
 
 
 @pages.get("/documents/{doc_id:path}", response_class=HTMLResponse)

@@ -95,3 +95,114 @@ def test_documents_and_references(client):
 def test_health_names_the_index(client):
     body = client.get("/healthz").json()
     assert body["status"] == "ok" and body["passages"] > 50 and body["model"] == FakeEncoder.model_id
+
+
+# ---- one validation path: the page and the API accept and refuse the same values, with the same words ----
+
+def page_error(response) -> str:
+    return response.text.split('role="alert">')[1].split("</p>")[0] if 'role="alert"' in response.text else ""
+
+
+def unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+@pytest.mark.parametrize("k", ["²", "9" * 5000, "abc", "-1", "0", "51", "50", "1", "5.0", " 7 ", "+3", "", "1e1",
+                               "０", "3\x00", "5.5", "0x5"])
+def test_the_page_and_the_api_agree_on_k(client, k):
+    api = client.get("/api/search", params={"q": "bí mật nhà nước", "k": k})
+    page = client.get("/", params={"q": "bí mật nhà nước", "k": k})
+    assert api.status_code == page.status_code and api.status_code in (200, 422)
+    if api.status_code == 422:
+        assert unescape(page_error(page)) == api.json()["detail"]
+        assert api.json()["detail"].startswith("Số kết quả k")
+    else:
+        assert page.text.count('class="result"') == len(api.json()["results"])
+
+
+@pytest.mark.parametrize("q", ["\u200b", "\ufeff", "\u200b\ufeff\u2060", "a\x00b", "\x00", "thu\x07", "a" * 1001,
+                               "a" * 1000 + "\u200b", "\u200b" * 999 + "a", "bí mật\nnhà nước"])
+def test_the_page_and_the_api_agree_on_q(client, q):
+    api = client.get("/api/search", params={"q": q, "k": 3})
+    page = client.get("/", params={"q": q, "k": 3})
+    assert api.status_code == page.status_code and api.status_code in (200, 422)
+    if api.status_code == 422:
+        assert unescape(page_error(page)) == api.json()["detail"]
+
+
+@pytest.mark.parametrize("mode", ["fuzzy", "", "HYBRID", "dense", "lexical"])
+def test_the_page_and_the_api_agree_on_mode(client, mode):
+    api = client.get("/api/search", params={"q": "bí mật nhà nước", "mode": mode})
+    page = client.get("/", params={"q": "bí mật nhà nước", "mode": mode})
+    assert api.status_code == page.status_code
+    if api.status_code == 422:
+        assert unescape(page_error(page)) == api.json()["detail"] and "Chế độ" in api.json()["detail"]
+
+
+@pytest.mark.parametrize("q", ["\u200b", "\ufeff", "\u200b \ufeff\u200d"])
+def test_invisible_queries_are_empty(client, q):
+    """Only zero-width spaces or a BOM: nothing to search for, said as for an empty box."""
+    r = client.get("/api/search", params={"q": q})
+    assert r.status_code == 422 and "trống" in r.json()["detail"]
+    page = client.get("/", params={"q": q})
+    assert page.status_code == 422 and "trống" in page_error(page)
+
+
+@pytest.mark.parametrize("q", ["a\x00b", "\x00", "hỏi\x1b[31m", "thu\x7f"])
+def test_control_characters_are_refused_and_never_echoed(client, q):
+    r = client.get("/api/search", params={"q": q})
+    assert r.status_code == 422 and "điều khiển" in r.json()["detail"]
+    page = client.get("/", params={"q": q})
+    assert page.status_code == 422 and "điều khiển" in page_error(page)
+    assert not any(ord(c) < 32 and c not in "\n\t\r" or c == "\x7f" for c in page.text)
+
+
+def test_a_missing_q_is_named(client):
+    r = client.get("/api/search")
+    assert r.status_code == 422 and "tham số q" in r.json()["detail"]
+
+
+# ---- the OpenAPI contract: what /openapi.json promises is what the API does ----
+
+def test_the_schema_modes_are_the_searchers():
+    from typing import get_args
+
+    from server.params import Mode
+    from server.search import MODES
+
+    assert sorted(get_args(Mode)) == sorted(MODES)
+
+
+def test_openapi_declares_the_bounds_and_the_error_bodies(client):
+    spec = client.get("/openapi.json").json()
+    text = str(spec)
+    assert "HTTPValidationError" not in text and "ValidationError" not in spec["components"]["schemas"]
+    search = spec["paths"]["/api/search"]["get"]
+    params = {p["name"]: p["schema"] for p in search["parameters"]}
+    assert params["q"]["minLength"] == 1 and params["q"]["maxLength"] == 1000
+    assert (params["k"]["minimum"], params["k"]["maximum"]) == (1, 50)
+    assert sorted(params["mode"]["enum"]) == ["dense", "hybrid", "lexical"]
+    detail = {"$ref": "#/components/schemas/ErrorDetail"}
+    assert search["responses"]["422"]["content"]["application/json"]["schema"] == detail
+    for path in ("/api/documents/{doc_id}", "/api/references/{key}"):
+        responses = spec["paths"][path]["get"]["responses"]
+        assert responses["404"]["content"]["application/json"]["schema"] == detail
+    assert spec["components"]["schemas"]["ErrorDetail"]["properties"]["detail"]["type"] == "string"
+
+
+@pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "a" * 1001}, {"q": "x", "k": "0"}, {"q": "x", "k": "x"},
+                                    {"q": "x", "mode": "m"}, {"q": "\u200b"}, {"q": "x", "k": "0", "mode": "m"}])
+def test_every_422_body_is_one_detail_string(client, params):
+    r = client.get("/api/search", params=params)
+    assert r.status_code == 422 and list(r.json()) == ["detail"] and isinstance(r.json()["detail"], str)
+
+
+def test_the_api_page_works_offline(client):
+    """/docs loads Swagger UI from this server (the CSP allows no CDN), started by a static script."""
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "http" not in docs.text.split("<body>")[1]
+    for src in ("/swagger-ui/swagger-ui-bundle.js", "/swagger-ui/swagger-ui.css", "/static/api-docs.js"):
+        assert src in docs.text and client.get(src).status_code == 200
+    assert "/openapi.json" in client.get("/static/api-docs.js").text

@@ -1,15 +1,20 @@
-"""The query micro-batcher: concurrent queries share one encoder call; repeated ones hit the cache."""
+"""The query encoder of the server: each query encoded alone (so its vector never depends on the load),
+on one thread, never twice at once, and remembered in an LRU cache."""
 
 import asyncio
 import threading
 import time
 
 import numpy as np
+import pytest
 
-from server.batching import QueryBatcher
+from server.batching import QueryEncoder
 
 
-class CountingEncoder:
+class BatchSensitiveEncoder:
+    """Like the int8 encoder, a text's vector depends on the batch it is encoded in: activations are
+    quantized with one scale per batch (here, the batch's largest value)."""
+
     def __init__(self, delay=0.01):
         self.calls: list[list[str]] = []
         self.delay = delay
@@ -19,38 +24,39 @@ class CountingEncoder:
         self.calls.append(list(texts))
         self.threads.add(threading.current_thread().name)
         time.sleep(self.delay)
-        return np.array([[len(t), i] for i, t in enumerate(texts)], dtype=np.float32)
+        raw = np.array([[len(t), sum(map(ord, t)) % 97, 3.0] for t in texts], dtype=np.float32)
+        scale = raw.max() / 127
+        return np.round(raw / scale) * scale
 
 
-def test_concurrent_queries_are_encoded_together():
-    encoder = CountingEncoder()
-    batcher = QueryBatcher(encoder, max_batch=16)
+def alone(texts):
+    """Each text encoded in a batch of its own, by a fresh encoder: the reference vectors."""
+    return [BatchSensitiveEncoder(delay=0).encode_queries([t])[0] for t in texts]
+
+
+def test_the_fake_encoder_does_depend_on_the_batch():
+    texts = [f"câu hỏi số {i}" * (i + 1) for i in range(8)]
+    together = BatchSensitiveEncoder(delay=0).encode_queries(texts)
+    assert not all(np.array_equal(a, b) for a, b in zip(alone(texts), together))
+
+
+def test_concurrent_queries_get_the_vectors_they_get_alone():
+    texts = [f"câu hỏi số {i}" * (i + 1) for i in range(12)]
+    encoder = BatchSensitiveEncoder()
+    batcher = QueryEncoder(encoder)
 
     async def main():
-        return await asyncio.gather(*(batcher.encode(f"câu hỏi {i}") for i in range(10)))
+        return await asyncio.gather(*(batcher.encode(t) for t in texts))
 
     vectors = asyncio.run(main())
-    assert len(encoder.calls) == 1 and len(encoder.calls[0]) == 10
-    assert [v[0] for v in vectors] == [len(f"câu hỏi {i}") for i in range(10)]
-
-
-def test_batches_are_bounded_and_every_query_answered():
-    encoder = CountingEncoder()
-    batcher = QueryBatcher(encoder, max_batch=4)
-
-    async def main():
-        return await asyncio.gather(*(batcher.encode(f"q{i}") for i in range(11)))
-
-    vectors = asyncio.run(main())
-    assert len(vectors) == 11
-    assert all(len(call) <= 4 for call in encoder.calls)
-    assert sorted(t for call in encoder.calls for t in call) == sorted(f"q{i}" for i in range(11))
+    assert all(np.array_equal(v, ref) for v, ref in zip(vectors, alone(texts)))
+    assert all(len(call) == 1 for call in encoder.calls) and len(encoder.calls) == len(texts)
     assert encoder.threads == {next(iter(encoder.threads))}  # one encoder thread
 
 
-def test_queries_arriving_while_the_encoder_runs_share_the_next_call():
-    encoder = CountingEncoder(delay=0.05)
-    batcher = QueryBatcher(encoder, max_batch=16)
+def test_queries_arriving_while_the_encoder_runs_are_still_encoded_alone():
+    encoder = BatchSensitiveEncoder(delay=0.05)
+    batcher = QueryEncoder(encoder)
 
     async def main():
         first = asyncio.ensure_future(batcher.encode("đầu tiên"))
@@ -59,26 +65,37 @@ def test_queries_arriving_while_the_encoder_runs_share_the_next_call():
         return await first, later
 
     first, later = asyncio.run(main())
-    assert encoder.calls == [["đầu tiên"], [f"sau {i}" for i in range(5)]]
-    assert first[0] == len("đầu tiên") and len(later) == 5
+    assert encoder.calls == [["đầu tiên"]] + [[f"sau {i}"] for i in range(5)]
+    assert np.array_equal(first, alone(["đầu tiên"])[0])
+
+
+def test_the_same_query_in_flight_is_encoded_once():
+    encoder = BatchSensitiveEncoder(delay=0.05)
+    batcher = QueryEncoder(encoder)
+
+    async def main():
+        return await asyncio.gather(*(batcher.encode("cùng một câu") for _ in range(6)))
+
+    vectors = asyncio.run(main())
+    assert encoder.calls == [["cùng một câu"]]
+    assert all(np.array_equal(v, vectors[0]) for v in vectors)
 
 
 def test_a_lone_query_is_not_held_back(monkeypatch):
     """No waiting window: the encoder starts as soon as the event loop gets to it."""
 
     async def no_waiting(*args, **kwargs):
-        raise AssertionError("the batcher must not sleep before encoding")
+        raise AssertionError("the encoder must not sleep before encoding")
 
     monkeypatch.setattr(asyncio, "sleep", no_waiting)
-    encoder = CountingEncoder(delay=0)
-    batcher = QueryBatcher(encoder)
-    vector = asyncio.run(batcher.encode("một mình"))
-    assert encoder.calls == [["một mình"]] and vector[0] == len("một mình")
+    encoder = BatchSensitiveEncoder(delay=0)
+    vector = asyncio.run(QueryEncoder(encoder).encode("một mình"))
+    assert encoder.calls == [["một mình"]] and vector[0] > 0
 
 
 def test_repeated_queries_come_from_the_cache():
-    encoder = CountingEncoder(delay=0)
-    batcher = QueryBatcher(encoder, cache_size=2)
+    encoder = BatchSensitiveEncoder(delay=0)
+    batcher = QueryEncoder(encoder, cache_size=2)
 
     async def main():
         first = await batcher.encode("a")
@@ -94,15 +111,46 @@ def test_repeated_queries_come_from_the_cache():
     assert batcher.hits == 1
 
 
-def test_encoder_errors_reach_every_waiting_request():
-    class Broken:
-        def encode_queries(self, texts):
-            raise RuntimeError("hỏng")
+def test_vectors_handed_out_cannot_be_changed():
+    batcher = QueryEncoder(BatchSensitiveEncoder(delay=0))
+    vector = asyncio.run(batcher.encode("a"))
+    with pytest.raises(ValueError):
+        vector[0] = 0.0
 
-    batcher = QueryBatcher(Broken())
+
+def test_a_request_that_goes_away_does_not_cancel_the_others():
+    encoder = BatchSensitiveEncoder(delay=0.05)
+    batcher = QueryEncoder(encoder)
 
     async def main():
-        return await asyncio.gather(batcher.encode("x"), batcher.encode("y"), return_exceptions=True)
+        leaving = asyncio.ensure_future(batcher.encode("chung"))
+        staying = asyncio.ensure_future(batcher.encode("chung"))
+        await asyncio.sleep(0.01)
+        leaving.cancel()
+        return await staying
 
-    results = asyncio.run(main())
-    assert all(isinstance(r, RuntimeError) for r in results)
+    assert np.array_equal(asyncio.run(main()), alone(["chung"])[0])
+
+
+def test_encoder_errors_reach_every_waiting_request_and_are_not_cached():
+    class Flaky:
+        def __init__(self):
+            self.broken = True
+
+        def encode_queries(self, texts):
+            if self.broken:
+                raise RuntimeError("hỏng")
+            return np.ones((len(texts), 3), dtype=np.float32)
+
+    flaky = Flaky()
+    batcher = QueryEncoder(flaky)
+
+    async def main():
+        failed = await asyncio.gather(batcher.encode("x"), batcher.encode("x"), batcher.encode("y"),
+                                      return_exceptions=True)
+        flaky.broken = False
+        return failed, await batcher.encode("x")
+
+    failed, later = asyncio.run(main())
+    assert all(isinstance(r, RuntimeError) for r in failed)
+    assert later.tolist() == [1.0, 1.0, 1.0]

@@ -81,7 +81,8 @@ def test_pages(live_server):
     doc = httpx.get(f"{live_server}/documents/003_2cb5ba63ba071e47", params={"passage": "003_2cb5ba63ba071e47:14"})
     assert doc.status_code == 200
     assert 'id="003_2cb5ba63ba071e47:14" class="para highlight"' in doc.text
-    assert "scrollIntoView" in doc.text
+    assert '<script src="/static/page.js" defer>' in doc.text  # scrolls the highlight into view
+    assert "scrollIntoView" in httpx.get(f"{live_server}/static/page.js").text
     assert "Viết bình luận mới" not in doc.text
     bad = httpx.get(f"{live_server}/", params={"q": "x" * 1200})
     assert bad.status_code == 422 and "1000" in bad.text
@@ -89,6 +90,18 @@ def test_pages(live_server):
 
 
 def test_openapi_docs(live_server):
-    assert httpx.get(f"{live_server}/docs").status_code == 200
+    docs = httpx.get(f"{live_server}/docs")
+    assert docs.status_code == 200
+    for asset in ("/swagger-ui/swagger-ui-bundle.js", "/swagger-ui/swagger-ui.css", "/static/api-docs.js"):
+        assert asset in docs.text and httpx.get(f"{live_server}{asset}").status_code == 200  # no CDN: offline
     spec = httpx.get(f"{live_server}/openapi.json").json()
     assert "/api/search" in spec["paths"] and "/api/documents/{doc_id}" in spec["paths"]
+
+
+@pytest.mark.parametrize("path", ["/", "/api/search?q=thu", "/api/search?q=", "/documents/khong-co", "/references/"])
+def test_security_headers_and_no_host_in_answers(live_server, path):
+    r = httpx.get(f"{live_server}{path}", headers={"Host": "evil.example"}, follow_redirects=False)
+    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert "evil" not in r.text and "evil" not in r.headers.get("location", "")

@@ -157,7 +157,9 @@ def serve(
     searcher = load_searcher(settings, index_dir or settings.index_dir)
     searcher.warm_up()
     err.print(f"Phục vụ {searcher.reader.size} đoạn tại http://{host}:{port}", highlight=False)
-    uvicorn.run(create_app(searcher, settings), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(searcher, settings), host=host, port=port, log_level="warning",
+                http="server.limits:GuardedHttpProtocol",  # request head: at most 64 kB, within 5 s
+                timeout_keep_alive=5, limit_concurrency=512)
 
 
 @app.command()
