@@ -138,8 +138,9 @@ def ensure_index(
     dataset: Dataset, encoder, cache: EmbeddingCache, home: Path,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> IndexInfo:
-    """The dataset's corpus indexed (no answer units), reused when corpus, model and settings are unchanged."""
-    settings = settings_fingerprint(max_chars=MAX_CHARS, answer_units=False, store_format=FORMAT_VERSION)
+    """The dataset's corpus indexed as the product indexes it (answer units included: the ranker reads
+    them), reused when corpus, model and settings are unchanged."""
+    settings = settings_fingerprint(max_chars=MAX_CHARS, answer_units=True, store_format=FORMAT_VERSION)
     key = index_key(file_digest(dataset.corpus), encoder.vectors_id, settings)
     index_dir = home / "eval-index" / f"{dataset.name}-{key}"
 
@@ -147,7 +148,7 @@ def ensure_index(
         documents, skipped = read_records(dataset.corpus)
         if not documents:
             raise EvalError(f"{dataset.corpus} không có bản ghi nào có nội dung")
-        report = build_from_documents(documents, index_dir, encoder, cache, on_progress, answer_units=False,
+        report = build_from_documents(documents, index_dir, encoder, cache, on_progress,
                                       source=str(dataset.corpus.resolve()))
         return {"documents": report.documents, "passages": report.passages, "embedded": report.embedded,
                 "skipped": skipped}
@@ -299,7 +300,7 @@ def failures(dataset: Dataset, result: ModeResult, top: int = 3, chars: int = 20
 
 def evaluate_dataset(
     dataset: Dataset, modes: Sequence[str], encoder, cache: EmbeddingCache, home: Path, out_dir: Path,
-    console: Console, query_encoder=None, ranker=None,
+    console: Console, query_encoder=None, ranker=None, restore: bool = True,
 ) -> dict:
     """Index (or reuse) with encoder, run every mode with query_encoder (default: encoder), write the
     files into out_dir; returns report.json's content. Progress and notes go to console (stderr)."""
@@ -310,7 +311,7 @@ def evaluate_dataset(
         console.print(f"Bỏ qua {info.skipped} bản ghi rỗng hoặc trùng mã.", highlight=False)
     if dataset.without_text:
         console.print(f"[yellow]{dataset.without_text} câu hỏi có qrels nhưng không có trong queries.jsonl.[/]")
-    searcher = Searcher(info.index_dir, QueryMemo(query_encoder or encoder), ranker)
+    searcher = Searcher(info.index_dir, QueryMemo(query_encoder or encoder), ranker, restore=restore)
     results: dict[str, ModeResult] = {}
     for mode in modes:
         with progress_bar(console, f"Truy vấn ({mode})") as update:

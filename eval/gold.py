@@ -170,14 +170,14 @@ def failures(mode: str, outcomes: list[Outcome]) -> list[dict]:
 
 def evaluate_gold(
     gold: Path, questions: list[Question], modes: Sequence[str], corpus_dir: Path, encoder,
-    cache: EmbeddingCache, home: Path, out_dir: Path, console: Console, query_encoder=None, ranker=None,
+    cache: EmbeddingCache, home: Path, out_dir: Path, console: Console, query_encoder=None, ranker=None, restore: bool = True,
 ) -> dict:
     """The gold questions against the seed corpus, indexed with encoder and asked with query_encoder
     (default: encoder)."""
     with progress_bar(console, "Nhúng đoạn văn") as update:
         info = ensure_seed_index(corpus_dir, encoder, cache, home, lambda stage, done, total: update(done, total))
     console.print(describe(info), highlight=False, soft_wrap=True)
-    searcher = Searcher(info.index_dir, QueryMemo(query_encoder or encoder), ranker)  # each question encoded once for all modes
+    searcher = Searcher(info.index_dir, QueryMemo(query_encoder or encoder), ranker, restore=restore)  # each question encoded once for all modes
     report: dict = {"gold": str(gold), "questions": len(questions), "modes": {}}
     rows: list[dict] = []
     seconds = {}

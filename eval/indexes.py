@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 import indexer
+import tracuu.core
 from indexer.documents import file_sha256 as file_digest
 from tracuu.core.store import read_manifest
 
@@ -50,9 +51,11 @@ class IndexInfo:
 
 
 def code_fingerprint() -> str:
-    """Hash of the indexer package's source files."""
+    """Hash of the source files that decide what an index holds: the indexer and the shared core (text
+    normalization, references, the index format). The encoders are keyed separately (vectors_id)."""
     digest = hashlib.sha256()
-    for path in sorted(Path(indexer.__file__).parent.glob("*.py")):
+    folders = (Path(indexer.__file__).parent, Path(tracuu.core.__file__).parent)
+    for path in sorted(p for folder in folders for p in folder.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 

@@ -27,7 +27,7 @@ import random
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ from eval.beir import (METRICS, Dataset, QueryMemo, compute_metrics, ensure_inde
 from eval.indexes import progress_bar
 from eval.report import write_json
 from indexer.embedding_cache import EmbeddingCache
+from tracuu.core.textnorm import fold as strip_diacritics
 from tracuu.core.textnorm import normalize
 from server.ranker import FEATURES, LearnedFusion, candidate_features
 from server.search import MAX_K, BadQuery, Searcher
@@ -202,8 +203,13 @@ def cross_validate(splits: Sequence[Split], folds: int, rounds: int) -> dict[str
 
 
 def open_split(root: Path, name: str, split: str, passages, questions, cache, home: Path,
-               console: Console) -> Split:
+               console: Console, accentless: bool = False) -> Split:
+    """One split's candidates and features; with accentless, its questions typed without diacritics
+    (split "<split>-accentless"): the ranker must also order what an accentless question retrieves."""
     dataset = load_dataset(root / name, split)
+    if accentless:
+        dataset = replace(dataset, split=f"{split}-accentless",
+                          queries={qid: strip_diacritics(text) for qid, text in dataset.queries.items()})
     with progress_bar(console, f"Chỉ mục {name}") as update:
         info = ensure_index(dataset, passages, cache, home, lambda stage, done, total: update(done, total))
     searcher = Searcher(info.index_dir, questions)  # weighted RRF; each ranker is given per run
@@ -233,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, default=Path("out/eval/ranker.json"))
     parser.add_argument("--no-write", action="store_true", help="measure only; leave the model file alone")
     parser.add_argument("--no-research", action="store_true", help="skip the in-domain CV on alqac and vicov")
+    parser.add_argument("--no-accentless", action="store_true",
+                        help="train on the questions as written only (no accentless copies)")
     args = parser.parse_args(argv)
 
     from tracuu.core.encoders.select import settings_encoders
@@ -248,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     opened = [open_split(args.benchmarks, n, s, passages, questions, cache, settings.home, console)
               for n, s in SHIPPABLE + EVAL_ONLY]
     ship, other = opened[:len(SHIPPABLE)], opened[len(SHIPPABLE):]
+    if not args.no_accentless:  # the same MIT questions without diacritics: same labels, other features
+        ship += [open_split(args.benchmarks, n, s, passages, questions, cache, settings.home, console, accentless=True)
+                 for n, s in SHIPPABLE]
     report: dict = {"features": list(FEATURES), "params": PARAMS, "rounds": args.rounds, "folds": args.folds,
                     "trained_on": [s.key for s in ship]}
 

@@ -14,6 +14,7 @@ from indexer.documents import Document, Skipped, read_corpus
 from indexer.embedding_cache import EmbeddingCache, text_key
 from indexer.passages import answer_spans
 from indexer.token_cache import TokenCache
+from tracuu.core.diacritics import DiacriticsModel
 from tracuu.core.lexical import LexicalIndex
 from tracuu.core.registry import Registry
 from tracuu.core.store import read_manifest
@@ -86,6 +87,9 @@ def build_from_documents(
 
         all_vectors, report.embedded = _embed_cached(texts + unit_texts, encoder, cache, on_progress)
         vectors = all_vectors[: len(texts)]
+        # A byline is found by its words (BM25), never by meaning: a short name's vector sits close to
+        # every accentless query and pushed answers down (docs/evaluation.md). It gets the zero vector.
+        vectors[[row for row, p in enumerate(passages) if p.kind == "byline"]] = 0.0
         unit_vectors = all_vectors[len(texts):].reshape(len(unit_spans), encoder.dim)
 
         manifest = {
@@ -100,7 +104,8 @@ def build_from_documents(
         lexical = LexicalIndex.build(TokenCache(cache.path).tokenize(texts))
         units = writer.Units(unit_spans, unit_vectors)
         registry = Registry((p.id, p.doc_id, p.text) for p in passages)
-        version = writer.write_version(index_dir, documents, vectors, lexical, units, registry, manifest)
+        diacritics = DiacriticsModel.count([p.text for p in passages] + [d.title for d in documents])
+        version = writer.write_version(index_dir, documents, vectors, lexical, units, registry, manifest, diacritics)
 
     report.documents = len(documents)
     report.units = len(unit_spans)

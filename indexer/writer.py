@@ -17,8 +17,9 @@ import numpy as np
 from indexer.documents import Document
 from tracuu.core.dense import build_dense, save_dense, search_params
 from tracuu.core.lexical import LexicalIndex
+from tracuu.core.diacritics import DiacriticsModel
 from tracuu.core.registry import Registry
-from tracuu.core.store import FORMAT_VERSION, KEEP_VERSIONS
+from tracuu.core.store import DIACRITICS_FILE, FORMAT_VERSION, KEEP_VERSIONS
 
 
 class IndexBusy(Exception):
@@ -68,6 +69,7 @@ def write_version(
     units: Units,
     registry: Registry,
     manifest: dict,
+    diacritics: DiacriticsModel | None = None,
 ) -> Path:
     """Write a complete new version and make it current. Returns the version folder."""
     versions = index_dir / "versions"
@@ -100,6 +102,8 @@ def write_version(
     save_dense(index, staging / "dense.faiss")
     lexical.save(staging / "lexical")
     (staging / "references.json").write_text(registry.to_json(), encoding="utf-8")
+    if diacritics is not None:
+        diacritics.save(staging / DIACRITICS_FILE)
 
     manifest = {**manifest, "format_version": FORMAT_VERSION, "version": name, "passages": len(rows),
                 "dense": search_params(index)}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from tracuu.core.registry import Entry
 from tracuu.core.store import IndexReader
-from tracuu.core.textnorm import has_diacritics, syllable_tokens
+from tracuu.core.textnorm import fold, has_diacritics, syllable_tokens
 
 OVERLAP_WEIGHT = 0.3
 
@@ -27,6 +29,7 @@ class Answer:
     end: int
     score: float
     coverage: float  # share of the question's content words found in the answer's passage
+    states: bool = False  # it names the document the question asks about and holds what was asked
 
 
 # Candidate sentences come back query after query: normalizing them is most of an answer's cost.
@@ -63,17 +66,57 @@ class QueryTerms:
 
 def best_answer(
     query_vector: np.ndarray, terms: QueryTerms, doc_text: str, passage: tuple[int, int],
-    spans: list[tuple[int, int]], vectors: np.ndarray,
+    spans: list[tuple[int, int]], vectors: np.ndarray, asked: "NamedQuestion | None" = None,
 ) -> Answer | None:
-    """The unit (sentence) of a passage scoring best on cosine to the question plus word overlap."""
+    """The unit (sentence) of a passage scoring best on cosine to the question plus word overlap; for a
+    question about a named document (`asked`), units that name it and hold what is asked come first."""
     if not spans:
         return None
     cosines = vectors @ query_vector
     scores = [float(c) + OVERLAP_WEIGHT * terms.overlap(doc_text[s:e]) for c, (s, e) in zip(cosines, spans)]
-    best = int(np.argmax(scores))
+    states = [asked.stated_by(doc_text[s:e]) if asked else False for s, e in spans]
+    best = max(range(len(spans)), key=lambda i: (states[i], scores[i]))  # ties: the first unit, as argmax
     start, end = spans[best]
     coverage = terms.coverage(doc_text[passage[0]:passage[1]])
-    return Answer(text=doc_text[start:end], start=start, end=end, score=scores[best], coverage=coverage)
+    return Answer(text=doc_text[start:end], start=start, end=end, score=scores[best], coverage=coverage,
+                  states=states[best])
+
+
+# What a question about a named document asks for, read on its accent-free text.
+_ASKS_DATE = re.compile(r"\b(ngay nao|khi nao|bao gio|nam nao|thoi gian nao|luc nao|thoi diem nao|ngay bao nhieu)\b")
+_ASKS_ISSUER = re.compile(r"\b(ai ban hanh|do ai|cua ai|ai ky|co quan nao|ai ra|don vi nao|noi nao ban hanh)\b")
+_DATE = re.compile(r"\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{4}|ngay\s+\d{1,2}\s+thang\s+\d{1,2}")
+
+
+def _number_tokens(text: str) -> set[str]:
+    return {t.lstrip("0") or "0" for t in syllable_tokens(text, folded=True) if t.isdigit()}
+
+
+@dataclass(frozen=True)
+class NamedQuestion:
+    """A question about registered documents ("Quy định 58 ban hành ngày nào?"): a unit states the answer
+    when it names one of them (its number) and, when the question asks for the date or the issuer,
+    holds a date or that issuer."""
+
+    numbers: frozenset[str]
+    issuers: tuple[str, ...]
+    date: bool
+    issuer: bool
+
+    @classmethod
+    def of(cls, entries: list[Entry], question: str) -> "NamedQuestion":
+        asked = fold(question).lower()
+        return cls(frozenset(n.lstrip("0") or "0" for e in entries if e.number for n in _number_tokens(e.number)),
+                   tuple(fold(e.issuer).lower() for e in entries if e.issuer),
+                   bool(_ASKS_DATE.search(asked)), bool(_ASKS_ISSUER.search(asked)))
+
+    def stated_by(self, unit: str) -> bool:
+        if not self.numbers & _number_tokens(unit):
+            return False
+        folded = fold(unit).lower()
+        if self.date and not _DATE.search(folded):
+            return False
+        return not self.issuer or any(i in folded for i in self.issuers)
 
 
 @dataclass(frozen=True)
@@ -90,23 +133,31 @@ class Calibration:
         return 1.0 / (1.0 + math.exp(-z))
 
 
-def answer_hits(reader: IndexReader, hits: list, vector: np.ndarray, question: str, named: bool,
+# Confidence when a sentence names the asked-about document and holds what was asked: high, not
+# certain (the sentence may still be about another aspect of it).
+STATED_CONFIDENCE = 0.95
+
+
+def answer_hits(reader: IndexReader, hits: list, vector: np.ndarray, question: str, named: list[Entry],
                 calibration: Calibration) -> tuple[bool, float]:
     """Give each hit its best answer sentence; return (answerable, confidence). `question` is the text
-    the sentences are matched against (without document references); `named`: the question names a
-    registered document, whose citing passages answer it."""
+    the sentences are matched against (without document references); `named`: the registered documents
+    the question names. A sentence that names one and holds what was asked (its date, its issuer) answers
+    with STATED_CONFIDENCE; otherwise the calibrated score decides, as for any question."""
     terms = QueryTerms(question)
+    asked = NamedQuestion.of(named, question) if named else None
     texts: dict[str, str] = {}
     for hit in hits:
         doc_id = hit.passage.doc_id
         if doc_id not in texts:
             texts[doc_id] = reader.document_text(doc_id)
         spans, vectors = reader.units(hit.passage.row)
-        hit.answer = best_answer(vector, terms, texts[doc_id], (hit.passage.start, hit.passage.end), spans, vectors)
-    if named:
-        return True, 1.0
+        hit.answer = best_answer(vector, terms, texts[doc_id], (hit.passage.start, hit.passage.end), spans, vectors,
+                                 asked)
     answers = [h.answer for h in hits if h.answer]
     if not answers:
         return False, 0.0
+    if any(a.states for a in answers):
+        return True, STATED_CONFIDENCE
     confidence = max(calibration.confidence(a) for a in answers)
     return confidence >= 0.5, confidence

@@ -16,6 +16,7 @@ At query time, for the candidates of `Searcher.search` in hybrid mode:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +47,18 @@ FEATURES = (
     "bigram_overlap",  # the same for adjacent syllable pairs
     "title_overlap",  # the same against the document title
     "passage_len",  # syllables in the passage
+    # Sentence evidence: the passage's answer units (sentences) against the query.
+    "sent_cos_max",  # best cosine of a unit to the query
+    "sent_cos_second",  # second best (the best again when the passage has one unit)
+    "sent_overlap",  # share of the query's syllables in the best unit (by cosine)
+    "sent_bigram_overlap",  # the same for adjacent syllable pairs
+    "sent_best_overlap",  # the best syllable share of any unit
+    "numbers_found",  # share of the query's numbers in the best unit (-1: the query names none)
+    "names_found",  # share of the query's capitalized-name syllables in the passage (-1: none)
 )
-# Passages whose token sets are kept in memory: about 25 KB each for a 900-character passage (measured
-# on alqac-legal), so at most ~125 MB; the cache is emptied when full.
-_CACHE_LIMIT = 5_000
+# Passages whose token sets are kept in memory: about 45 KB each for a 900-character passage with its units
+# (measured on alqac-legal), so at most ~135 MB; the cache is emptied when full.
+_CACHE_LIMIT = 3_000
 
 
 def _bigrams(tokens: Sequence[str]) -> set[tuple[str, str]]:
@@ -70,25 +79,73 @@ def _normalized(scores: np.ndarray, listed: np.ndarray) -> tuple[np.ndarray, np.
     return scores - best, ratio, (scores - listed.mean()) / (listed.std() + 1e-6)
 
 
+@dataclass(frozen=True)
+class PassageTerms:
+    """A passage's accent-free syllables, bigrams, title syllables and length, and the same for each of
+    its answer units (with the units' rows, for their vectors)."""
+
+    tokens: frozenset
+    bigrams: frozenset
+    title: frozenset
+    length: int
+    unit_rows: tuple[int, ...] = ()
+    unit_tokens: tuple[frozenset, ...] = ()
+    unit_bigrams: tuple[frozenset, ...] = ()
+
+
+_EMPTY = PassageTerms(frozenset(), frozenset(), frozenset(), 0)
+
+
 class PassageTokens:
-    """Accent-free syllables of passages and titles, computed once per (index version, row)."""
+    """PassageTerms computed once per (index version, row)."""
 
     def __init__(self):
-        self._cache: dict[tuple[str, int], tuple[frozenset, frozenset, frozenset, int]] = {}
+        self._cache: dict[tuple[str, int], PassageTerms] = {}
 
-    def get(self, reader, rows: list[int]) -> list[tuple[frozenset, frozenset, frozenset, int]]:
+    def get(self, reader, rows: list[int]) -> list[PassageTerms]:
         version = str(reader.version)
         missing = [r for r in rows if (version, r) not in self._cache]
         if missing:
             if len(self._cache) + len(missing) > _CACHE_LIMIT:
                 self._cache.clear()
+            units = reader.unit_spans(missing)
             for passage in reader.passages(missing):
                 tokens = syllable_tokens(passage.text, folded=True)
                 title = syllable_tokens(passage.title or "", folded=True)
-                self._cache[(version, passage.row)] = (frozenset(tokens), frozenset(_bigrams(tokens)),
-                                                       frozenset(title), len(tokens))
-        empty = (frozenset(), frozenset(), frozenset(), 0)
-        return [self._cache.get((version, r), empty) for r in rows]
+                pieces = [syllable_tokens(passage.text[s - passage.start:e - passage.start], folded=True)
+                          for _, s, e in units.get(passage.row, [])]
+                self._cache[(version, passage.row)] = PassageTerms(
+                    frozenset(tokens), frozenset(_bigrams(tokens)), frozenset(title), len(tokens),
+                    tuple(u for u, _, _ in units.get(passage.row, [])),
+                    tuple(frozenset(t) for t in pieces), tuple(frozenset(_bigrams(t)) for t in pieces))
+        return [self._cache.get((version, r), _EMPTY) for r in rows]
+
+
+def sentence_features(reader, query: Query, vector: np.ndarray, passages: list[PassageTerms]) -> np.ndarray:
+    """The sentence-evidence columns of FEATURES (sent_cos_max … names_found) for each passage; NaN where a
+    passage has no answer units (an index built without them)."""
+    out = np.full((len(passages), 7), np.nan)
+    q_set, q_bigrams = set(query.folded_syllables), _bigrams(query.folded_syllables)
+    names = query.names
+    units = [u for p in passages for u in p.unit_rows]
+    cosines = np.asarray(reader.unit_vectors[units]) @ vector if units else np.zeros(0)
+    at = 0
+    for i, p in enumerate(passages):
+        out[i, 6] = _share(names, p.tokens) if names else -1.0
+        n = len(p.unit_rows)
+        if not n:
+            continue
+        cos = cosines[at:at + n]
+        at += n
+        order = np.argsort(-cos, kind="stable")
+        best = int(order[0])
+        out[i, 0] = cos[best]
+        out[i, 1] = cos[order[1]] if n > 1 else cos[best]
+        out[i, 2] = _share(q_set, p.unit_tokens[best])
+        out[i, 3] = _share(q_bigrams, p.unit_bigrams[best])
+        out[i, 4] = max(_share(q_set, t) for t in p.unit_tokens)
+        out[i, 5] = _share(query.numbers, p.unit_tokens[best]) if query.numbers else -1.0
+    return out
 
 
 def candidate_features(
@@ -131,10 +188,11 @@ def candidate_features(
         l_scores, l_ratio, l_z, l_ranks,
         rrf, rrf_rank,
         np.full(n, known_share), np.full(n, len(q_tokens)),
-        [_share(q_set, p[0]) for p in passages],
-        [_share(q_bigrams, p[1]) for p in passages],
-        [_share(q_set, p[2]) for p in passages],
-        [p[3] for p in passages],
+        [_share(q_set, p.tokens) for p in passages],
+        [_share(q_bigrams, p.bigrams) for p in passages],
+        [_share(q_set, p.title) for p in passages],
+        [p.length for p in passages],
+        sentence_features(reader, query, vector, passages),
     ]).astype(np.float64) if n else np.zeros((0, len(FEATURES)))
     return rows, features
 

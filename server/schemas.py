@@ -55,6 +55,8 @@ class ReferenceDetail(ReferenceOut):
 
 class SearchResponse(BaseModel):
     query: str
+    restored_query: str | None = Field(
+        None, description="The question with its diacritics restored (typed without them), as the dense side read it")
     mode: str = Field(description="dense | lexical | hybrid")
     took_ms: float
     timings: dict[str, float] = Field(default_factory=dict, description="Milliseconds per stage of this query")
@@ -107,6 +109,7 @@ def citation(p: StoredPassage) -> Citation:
 def search_response(result: SearchResult) -> SearchResponse:
     return SearchResponse(
         query=result.query,
+        restored_query=result.restored_query,
         mode=result.mode,
         took_ms=round(result.took_ms, 2),
         timings=result.timings,

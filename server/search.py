@@ -52,6 +52,7 @@ class SearchResult:
     confidence: float = 0.0
     references: list[Entry] = field(default_factory=list)  # documents the query names, as registered
     timings: dict[str, float] = field(default_factory=dict)  # stage -> ms
+    restored_query: str | None = None  # the question with diacritics restored, as the dense side read it
 
 
 def check_request(q: str, k: int, mode: str = "hybrid") -> Query:
@@ -93,11 +94,13 @@ class Searcher:
     (None: weighted RRF) and the answerable calibration."""
 
     def __init__(self, index: LiveIndex | Path, encoder, ranker: LearnedFusion | None = None,
-                 calibration: Calibration | None = None):
+                 calibration: Calibration | None = None, restore: bool = True):
+        """restore: put diacritics back into accentless questions before embedding them."""
         self.index = index if isinstance(index, LiveIndex) else LiveIndex(Path(index), encoder.model_id)
         self.encoder = encoder
         self.ranker = ranker
         self.calibration = calibration or Calibration()
+        self.restore = restore
 
     @property
     def reader(self) -> IndexReader:
@@ -108,6 +111,15 @@ class Searcher:
         twin = object.__new__(Searcher)
         twin.__dict__.update(self.__dict__, ranker=ranker)
         return twin
+
+    def prepare(self, query: Query, reader: IndexReader | None = None) -> Query:
+        """Restore the diacritics of an accentless question (once), so that `query.embedding_text` is
+        what the encoder should read. The server calls this before encoding off the search thread."""
+        reader = reader or self.reader
+        if self.restore and query.restored is None and reader.diacritics is not None:
+            restored = reader.diacritics.restore(query.text)
+            query.restored = restored if restored != query.text else None
+        return query
 
     def warm_up(self) -> None:
         """Load what the first query would otherwise load (pyvi's model, kernels)."""
@@ -130,8 +142,9 @@ class Searcher:
         reader = self.reader  # one version for the whole request, even if a reload swaps it meanwhile
         timings: dict[str, float] = {}
         clock = Stopwatch(timings)
+        self.prepare(query, reader)
         if vector is None and needs_vector(mode, answers):
-            vector = self.encoder.encode_queries([query.text])[0]
+            vector = self.encoder.encode_queries([query.embedding_text])[0]
             clock("encode")
         ranked, notice = self._rank(reader, query, vector, mode, max(k, CANDIDATES), clock)
         references, numbered = numbered_entries(reader, query)
@@ -142,11 +155,11 @@ class Searcher:
         passages = reader.passages([r for r, _ in ranked])
         hits = [Hit(rank=i + 1, score=s, passage=p) for i, ((_, s), p) in enumerate(zip(ranked, passages))]
         result = SearchResult(query=query.text, mode=mode, took_ms=0.0, hits=hits, notice=notice, timings=timings,
-                              references=references)
+                              references=references, restored_query=query.restored)
         if answers and vector is not None:
             terms = query.rest if references else query
             result.answerable, result.confidence = answer_hits(
-                reader, hits, vector, terms.text, bool(references), self.calibration)
+                reader, hits, vector, terms.text, references, self.calibration)
             clock("answers")
         result.took_ms = (time.perf_counter() - started) * 1000
         return result

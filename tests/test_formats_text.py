@@ -4,28 +4,11 @@ import os
 import time
 import tracemalloc
 import unicodedata
-from pathlib import Path
 
 import pytest
 
-from indexer.formats import SUFFIXES, Extracted, UnreadableFile, extract
-from tests.test_formats import NEWS_PAGE
-
-FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-VI = "Bảo vệ chính trị nội bộ Đảng"
-PARAGRAPH = ("Công tác bảo vệ chính trị nội bộ Đảng là nhiệm vụ quan trọng, thường xuyên của cả hệ thống "
-             "chính trị, góp phần giữ vững sự đoàn kết thống nhất trong Đảng.")
-
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def check_headings(extracted: Extracted) -> list[str]:
-    for start, end, _ in extracted.headings:
-        assert extracted.text[start:end].strip() == extracted.text[start:end] != ""
-    return [extracted.text[s:e] for s, e, _ in extracted.headings]
-
+from indexer.formats import SUFFIXES, UnreadableFile, extract
+from tests.test_formats import NEWS_PAGE, PARAGRAPH, VI, check_headings, nfc
 
 # ---- plain text ---------------------------------------------------------------------------------
 

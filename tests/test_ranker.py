@@ -37,6 +37,7 @@ class FakePassage:
     text: str
     title: str
     doc_id: str
+    start: int = 0
 
 
 class FakeReader:
@@ -54,6 +55,14 @@ class FakeReader:
         self.version = Path("/fake/v1")
         self.query_vector = vectors[0] + 0.5 * vectors[5]
         self.query_vector /= np.linalg.norm(self.query_vector)
+        # Answer units: one per passage (its own vector), and passage 1 has a second unit equal to the query.
+        self.unit_vectors = np.vstack([vectors, self.query_vector[None, :]]).astype(np.float32)
+        self.units = {r: [(r, 0, len(t))] for r, t in enumerate(texts)}
+        split = texts[1].index(" tại ")
+        self.units[1] = [(1, 0, split), (len(texts), split + 1, len(texts[1]))]
+
+    def unit_spans(self, rows):
+        return {r: self.units[r] for r in rows}
 
     def passages(self, rows):
         return [FakePassage(r, self.texts[r], "Quy chế đào tạo" if r < 4 else "", f"doc{r}") for r in rows]
@@ -194,3 +203,35 @@ def test_unknown_fusion_setting_is_refused(monkeypatch):
     monkeypatch.setenv("TRACUU_FUSION", "nonsense")
     with pytest.raises(ValidationError, match="nonsense"):
         Settings()
+
+
+def test_sentence_features_read_the_best_unit(reader):
+    from server.ranker import PassageTokens, sentence_features
+
+    query = Query("học phí đóng tại phòng kế hoạch tài chính năm 2024 ở Hà Nội")
+    terms = PassageTokens().get(reader, [1, 4])
+    x = sentence_features(reader, query, reader.query_vector, terms)
+    cols = [name for name in FEATURES if name.startswith(("sent_", "numbers_", "names_"))]
+    assert x.shape == (2, len(cols))
+    f = dict(zip(cols, x[0]))
+    assert f["sent_cos_max"] == pytest.approx(1.0, abs=1e-5)  # passage 1's second unit is the query vector
+    assert f["sent_cos_second"] == pytest.approx(float(reader.unit_vectors[1] @ reader.query_vector), abs=1e-5)
+    # the best unit by cosine is "phòng kế hoạch tài chính." (its syllables), the best by overlap may differ
+    best = {"phong", "ke", "hoach", "tai", "chinh"}
+    assert f["sent_overlap"] == pytest.approx(len(best & set(query.folded_syllables)) / len(set(query.folded_syllables)))
+    assert f["sent_best_overlap"] >= f["sent_overlap"]
+    assert f["numbers_found"] == 0.0  # "2024" is not in that unit
+    assert f["names_found"] == 0.0  # nor "Hà Nội"
+    g = dict(zip(cols, x[1]))
+    assert g["sent_cos_max"] == pytest.approx(g["sent_cos_second"])  # one unit: second = best
+    no_numbers = sentence_features(reader, Query("học phí"), reader.query_vector, terms)
+    assert (no_numbers[:, cols.index("numbers_found")] == -1).all()
+    assert (no_numbers[:, cols.index("names_found")] == -1).all()
+
+
+def test_passages_without_units_get_missing_sentence_features(reader):
+    from server.ranker import PassageTerms, sentence_features
+
+    bare = PassageTerms(frozenset({"hoc"}), frozenset(), frozenset(), 1)
+    x = sentence_features(reader, Query("học phí"), reader.query_vector, [bare])
+    assert np.isnan(x[0, :6]).all() and x[0, 6] == -1.0  # no units; the query names nobody

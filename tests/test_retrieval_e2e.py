@@ -26,6 +26,23 @@ def test_accentless_queries_find_the_passage(searcher, accentless, answer):
     assert any(answer in h.passage.text for h in searcher.search(accentless, k=3).hits)
 
 
+@pytest.mark.parametrize(
+    "accentless,restored,answer",
+    [
+        ("tinh binh thuan co bao nhieu dan", "tỉnh bình thuận có bao nhiêu", "1,3 triệu dân"),
+        ("Ai la Bi thu Tinh uy Binh Thuan", "Ai là Bí thư Tỉnh ủy Bình Thuận", "Nguyễn Hoài Anh"),
+    ],
+)
+def test_dense_mode_reads_the_restored_question(searcher, accentless, restored, answer):
+    """The dense model alone finds the answer once the diacritics are back; BM25 keeps the typed text."""
+    result = searcher.search(accentless, k=3, mode="dense")
+    assert result.restored_query.startswith(restored)
+    assert any(answer in h.passage.text for h in result.hits)
+    without = searcher.with_ranker(searcher.ranker)
+    without.restore = False
+    assert without.search(accentless, k=3, mode="dense").restored_query is None
+
+
 def test_lexical_mode_matches_accentless_queries(searcher):
     result = searcher.search("quy che so 05 doi ngoai", k=3, mode="lexical")
     assert result.hits and "Quy chế số 05" in result.hits[0].passage.text

@@ -75,7 +75,7 @@ def load_searcher(settings: Settings, index_dir: Path):
     try:
         check_model(index_dir, settings.model)  # before the slow model load
         ranker = load_ranker(settings.fusion)
-        return Searcher(index_dir, query_encoder(settings), ranker)
+        return Searcher(index_dir, query_encoder(settings), ranker, restore=settings.restore_diacritics)
     except (IndexUnavailable, ValueError) as exc:
         fail(str(exc))
 
@@ -211,6 +211,8 @@ def evaluate(
     gold: Annotated[Optional[Path], typer.Option(
         "--gold", help="Bộ câu hỏi vàng (eval/gold.jsonl), chạy trên kho tài liệu mẫu")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Chỉ in báo cáo JSON ra stdout")] = False,
+    accentless: Annotated[bool, typer.Option(
+        "--accentless", help="Bỏ dấu các câu hỏi trước khi hỏi (đo tìm kiếm với câu hỏi gõ không dấu)")] = False,
 ) -> None:
     """Đo chất lượng tìm kiếm: trên bộ dữ liệu chuẩn dạng BEIR (hit@1, MRR@10, nDCG@10, recall@10/100)
     hoặc trên bộ câu hỏi vàng (hit@1, hit@5 theo loại câu hỏi, độ chính xác của tín hiệu trả lời được)."""
@@ -227,7 +229,10 @@ def evaluate(
         fail(f"chế độ '{mode}' không hợp lệ; chọn một trong: {', '.join(MODES)}, all")
     modes = list(MODES) if mode == "all" else [mode]
     settings = settings_of(ctx)
-    ranker = load_ranker(settings.fusion)
+    try:
+        ranker = load_ranker(settings.fusion)
+    except ValueError as exc:
+        fail(str(exc))
     try:
         if gold is not None:
             from eval.gold import evaluate_gold, load_gold
@@ -237,15 +242,19 @@ def evaluate(
             encoder, questions_encoder = loading(settings, lambda: settings_encoders(settings))
             report = evaluate_gold(gold, questions, modes, settings.corpus_dir, encoder,
                                    EmbeddingCache(settings.embedding_cache), settings.home, out_dir, err,
-                                   questions_encoder, ranker)
+                                   questions_encoder, ranker, settings.restore_diacritics)
         else:
             from eval.beir import evaluate_dataset, load_dataset
 
             data = load_dataset(dataset, split, limit)
-            out_dir = out_dir or Path("out/eval") / f"{data.name}-{split}"
+            if accentless:
+                from tracuu.core.textnorm import fold
+
+                data.queries = {qid: fold(text) for qid, text in data.queries.items()}
+            out_dir = out_dir or Path("out/eval") / f"{data.name}-{split}{'-accentless' if accentless else ''}"
             encoder, questions_encoder = loading(settings, lambda: settings_encoders(settings))
             report = evaluate_dataset(data, modes, encoder, EmbeddingCache(settings.embedding_cache), settings.home,
-                                      out_dir, err, questions_encoder, ranker)
+                                      out_dir, err, questions_encoder, ranker, settings.restore_diacritics)
             report = {key: report[key] for key in ("dataset", "split", "queries", "modes")}
     except (EvalError, IndexBusy, IndexUnavailable) as exc:
         fail(str(exc))

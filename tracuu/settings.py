@@ -13,6 +13,7 @@ passed down; nothing below reads the environment itself.
 | TRACUU_INDEX_BACKEND | index_backend | `auto`: passage encoder (int8 where the CPU has VNNI, else torch) |
 | TRACUU_ONNX_QUANT    | onnx_quant    | `auto`: int8 weight format (vnni where the CPU has it, else avx2) |
 | TRACUU_FUSION        | fusion        | `learned` (LightGBM ranker) or `rrf` (weighted reciprocal rank fusion) |
+| TRACUU_RESTORE_DIACRITICS | restore_diacritics | `true`: accentless questions get their diacritics back before embedding |
 | TRACUU_BENCHMARKS    | benchmarks    | `../shared/benchmarks`: BEIR sets for `tracuu eval` and studies  |
 
 `TRACUU_CONFIG` names another toml file.
@@ -50,6 +51,7 @@ class Settings(BaseSettings):
     index_backend: Backend = "auto"
     onnx_quant: Literal["auto", "avx2", "vnni"] = "auto"
     fusion: Literal["learned", "rrf"] = "learned"
+    restore_diacritics: bool = True
     benchmarks: Path = Path("../shared/benchmarks")
 
     @classmethod

@@ -39,6 +39,13 @@ class Query:
 
     def __init__(self, text: str):
         self.text = text
+        # The text with diacritics restored (tracuu.core.diacritics), when it was typed without them and
+        # the index could restore it: what the dense model reads. BM25 keeps the typed text.
+        self.restored: str | None = None
+
+    @property
+    def embedding_text(self) -> str:
+        return self.restored or self.text
 
     @classmethod
     def parse(cls, raw: str) -> "Query":
@@ -61,12 +68,27 @@ class Query:
 
     @cached_property
     def tokens(self) -> tuple[str, ...]:
-        """BM25 tokens (pyvi words and syllables, or folded syllables for accentless text)."""
+        """BM25 tokens: pyvi words, syllables and their folded forms; for accentless text the folded
+        syllables only, plus, once restored, the restored words and syllables (a wrongly restored syllable
+        still matches through its folded form, which is the typed one)."""
+        if self.restored:
+            return tuple(query_tokens(self.restored))
         return tuple(query_tokens(self.text))
 
     @cached_property
     def folded_syllables(self) -> tuple[str, ...]:
         return tuple(syllable_tokens(self.text, folded=True))
+
+    @cached_property
+    def numbers(self) -> frozenset[str]:
+        """The numbers it names ("58", "2018", "1,3"): an answer must hold them."""
+        return frozenset(t for t in self.folded_syllables if any(c.isdigit() for c in t))
+
+    @cached_property
+    def names(self) -> frozenset[str]:
+        """Accent-free syllables of its capitalized words after the first ("Bình Thuận", "Hà Nội")."""
+        words = self.text.split()
+        return frozenset(t for w in words[1:] if w[:1].isupper() for t in syllable_tokens(w, folded=True))
 
     @cached_property
     def references(self) -> tuple[Reference, ...]:

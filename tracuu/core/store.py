@@ -9,6 +9,7 @@
       versions/<version>/lexical/        bm25s index (row i = passage row i)
       versions/<version>/units.npy       vectors of answer units (sentences), row i = units table row i
       versions/<version>/references.json registry of the Party/State documents the passages cite
+      versions/<version>/diacritics.json syllable counts that restore diacritics to accentless queries
       .lock                              held by a running build
 
 The indexer writes versions (indexer/writer.py); the server reads them through IndexReader here.
@@ -25,10 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from tracuu.core.dense import DenseIndex
+from tracuu.core.diacritics import DiacriticsModel
 from tracuu.core.lexical import LexicalIndex
 from tracuu.core.registry import Registry
 
 FORMAT_VERSION = 2
+DIACRITICS_FILE = "diacritics.json"  # optional: indexes written before it simply restore nothing
 KEEP_VERSIONS = 2
 
 
@@ -87,6 +90,7 @@ class IndexReader:
             self.lexical = LexicalIndex.load(version / "lexical")
             self.unit_vectors = np.load(version / "units.npy", mmap_mode="r")
             self.registry = Registry.from_json((version / "references.json").read_text(encoding="utf-8"))
+            self.diacritics = DiacriticsModel.load(version / DIACRITICS_FILE)
             self.db = sqlite3.connect(f"file:{version / 'passages.sqlite'}?mode=ro", uri=True, check_same_thread=False)
             count = self.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
         except (OSError, ValueError, KeyError, RuntimeError, sqlite3.Error) as exc:
@@ -122,6 +126,16 @@ class IndexReader:
             [*doc_ids, f"%Điều {article}%"],
         )
         return [row for row, place in rows if re.search(rf"Điều {re.escape(article)}(?:,|$)", place)]
+
+    def unit_spans(self, rows: list[int]) -> dict[int, list[tuple[int, int, int]]]:
+        """The answer units of several passages in one query: passage row -> [(unit row, start, end)]."""
+        found: dict[int, list[tuple[int, int, int]]] = {r: [] for r in rows}
+        if rows:
+            marks = ",".join("?" * len(rows))
+            for unit, passage, start, end in self.db.execute(
+                    f'SELECT row, passage_row, start, "end" FROM units WHERE passage_row IN ({marks}) ORDER BY row', rows):
+                found[passage].append((unit, start, end))
+        return found
 
     def units(self, passage_row: int) -> tuple[list[tuple[int, int]], np.ndarray]:
         """The answer units of one passage: their (start, end) and vectors."""

@@ -1,0 +1,59 @@
+"""Answer sentences and the answerable signal (server/answers.py), without a model: unit vectors are given."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from server.answers import STATED_CONFIDENCE, NamedQuestion, QueryTerms, best_answer
+from tracuu.core.registry import Entry
+
+DOC = ("Quy định số 58-QĐ/TW được Bộ Chính trị ban hành ngày 8-2-2022. "
+       "Quy định 58 có nhiều điểm mới về bảo vệ chính trị nội bộ. "
+       "Các cấp ủy đã quán triệt Quy định 58 đến từng đảng viên.")
+SPANS = [(0, 62), (63, 120), (121, len(DOC))]
+ENTRY = Entry(key="quy-dinh-58-qd-tw", type="Quy định", number="58", symbol="QĐ/TW", date="2022-02-08",
+              issuer="Bộ Chính trị")
+
+
+def unit_vectors(favourite: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three orthogonal unit vectors; the query vector is closest to unit `favourite`."""
+    vectors = np.eye(3, dtype=np.float32)
+    query = np.full(3, 0.2, dtype=np.float32)
+    query[favourite] = 0.9
+    return vectors, query / np.linalg.norm(query)
+
+
+def test_spans_are_sentences_of_the_document():
+    assert [DOC[s:e] for s, e in SPANS][0].endswith("8-2-2022.")
+    assert DOC[SPANS[2][0]:SPANS[2][1]].startswith("Các cấp ủy")
+
+
+def test_the_sentence_with_the_date_answers_when_to_question():
+    vectors, query = unit_vectors(favourite=2)  # by meaning alone, the third sentence would win
+    asked = NamedQuestion.of([ENTRY], "ban hành ngày nào?")
+    assert asked.date and not asked.issuer and asked.numbers == {"58"}
+    answer = best_answer(query, QueryTerms("ban hành ngày nào?"), DOC, (0, len(DOC)), SPANS, vectors, asked)
+    assert (answer.start, answer.end) == SPANS[0] and answer.states
+
+
+def test_a_mere_mention_does_not_state_the_date():
+    asked = NamedQuestion.of([ENTRY], "ban hành ngày nào?")
+    assert not asked.stated_by(DOC[SPANS[1][0]:SPANS[1][1]])  # names Quy định 58, holds no date
+    assert asked.stated_by(DOC[SPANS[0][0]:SPANS[0][1]])
+
+
+def test_issuer_question_needs_the_issuer():
+    asked = NamedQuestion.of([ENTRY], "do ai ban hanh")  # accentless
+    assert asked.issuer
+    assert asked.stated_by("Quy định 58 do Bộ Chính trị ban hành.")
+    assert not asked.stated_by("Quy định 58 do Ban Bí thư ban hành.")
+
+
+def test_without_a_named_document_the_best_scoring_unit_wins():
+    vectors, query = unit_vectors(favourite=1)
+    answer = best_answer(query, QueryTerms("điểm mới"), DOC, (0, len(DOC)), SPANS, vectors)
+    assert (answer.start, answer.end) == SPANS[1] and not answer.states
+
+
+def test_stated_confidence_is_high_but_not_certain():
+    assert 0.5 < STATED_CONFIDENCE < 1.0

@@ -1,0 +1,51 @@
+"""Restoring diacritics from corpus counts (tracuu.core.diacritics)."""
+
+from __future__ import annotations
+
+from tracuu.core.diacritics import DiacriticsModel
+from tracuu.core.textnorm import fold
+
+CORPUS = [
+    "Tỉnh Bình Thuận có 1,3 triệu dân, toàn tỉnh có 695 tổ chức cơ sở đảng.",
+    "Ban Thường vụ Tỉnh ủy lãnh đạo công tác bảo vệ chính trị nội bộ.",
+    "Người dân được tuyên truyền về bảo vệ bí mật nhà nước.",
+    "Bàn làm việc của cán bộ được bố trí ở tầng hai.",
+]
+
+
+def model() -> DiacriticsModel:
+    return DiacriticsModel.count(CORPUS)
+
+
+def test_accentless_question_gets_its_diacritics_back():
+    assert model().restore("tinh binh thuan co bao nhieu dan") == "tỉnh bình thuận có bao nhiêu dân"
+
+
+def test_context_picks_between_readings():
+    m = model()
+    assert m.restore("bao ve bi mat nha nuoc") == "bảo vệ bí mật nhà nước"
+    assert m.restore("ban thuong vu") == "ban thường vụ"  # not "bàn", which the corpus also has
+    assert m.restore("ban lam viec") == "bàn làm việc"
+
+
+def test_case_spacing_and_punctuation_are_kept():
+    assert model().restore("Tinh uy  Binh Thuan, TINH?") == "Tỉnh ủy  Bình Thuận, TỈNH?"
+
+
+def test_text_typed_with_any_diacritic_is_left_alone():
+    assert model().restore("tinh Bình Thuan") == "tinh Bình Thuan"
+
+
+def test_unknown_syllables_and_numbers_stay_as_typed():
+    assert model().restore("xyz 695 tinh") == "xyz 695 tỉnh"
+    restored = model().restore("qwerty")
+    assert restored == "qwerty" and fold(restored) == "qwerty"
+
+
+def test_saved_model_restores_the_same(tmp_path):
+    m = model()
+    m.save(tmp_path / "d.json")
+    again = DiacriticsModel.load(tmp_path / "d.json")
+    assert again.unigrams == m.unigrams and again.bigrams == m.bigrams
+    assert again.restore("bao ve chinh tri noi bo") == m.restore("bao ve chinh tri noi bo") == "bảo vệ chính trị nội bộ"
+    assert DiacriticsModel.load(tmp_path / "missing.json") is None
