@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import indexer
 import tracuu.core
-from indexer.documents import file_sha256 as file_digest
+from indexer.documents import file_sha256 as file_digest  # noqa: F401 - eval.beir and eval.gold import it from here
 from tracuu.core.store import read_manifest
 
 MARKER = "eval-index.json"

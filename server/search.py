@@ -69,14 +69,6 @@ def check_options(k: int, mode: str) -> None:
         raise BadQuery(f"Chế độ '{mode}' không hợp lệ; chọn một trong: {', '.join(MODES)}.")
 
 
-def parse_k(raw: str) -> int:
-    """The page's `k` (a string from the URL), as the API's integer parameter would accept it."""
-    try:
-        return int(raw.strip()) if raw.strip().isascii() else int("x")
-    except ValueError:
-        raise BadQuery(f"Số kết quả k phải là số nguyên từ 1 đến {MAX_K} (nhận được '{raw[:20]}').") from None
-
-
 def needs_vector(mode: str, answers: bool) -> bool:
     """Whether a search needs the query embedding (dense retrieval, or scoring answer sentences)."""
     return mode != "lexical" or answers

@@ -32,7 +32,8 @@ class SearchWorkers:
     async def search(self, query: Query, k: int, mode: str, finish: Callable[[SearchResult], T]) -> T:
         """finish(result), computed on the search thread: the response to send (JSON bytes, a page)."""
         started = time.perf_counter()
-        vector = await self.encoder.encode(query.text) if needs_vector(mode, True) else None
+        self.searcher.prepare(query)  # diacritics restored (a few dictionary lookups): what the encoder reads
+        vector = await self.encoder.encode(query.embedding_text) if needs_vector(mode, True) else None
         encoded = time.perf_counter()
 
         def work() -> T:

@@ -79,8 +79,6 @@ def test_pages_load_only_their_own_scripts_and_styles(client):  # noqa: F811
                 assert client.get(url).status_code == 200, url
 
 
-@pytest.mark.xfail(strict=True, reason="server/templates/document.html still has an inline <script> (blocked by the "
-                                       "CSP; /static/page.js does its work); remove it there, then this marker")
 def test_a_highlighted_document_has_no_inline_script(client):  # noqa: F811
     first = client.get("/api/search", params={"q": "Chỉ thị 39", "k": 1}).json()["results"][0]
     page = client.get(f"/documents/{first['citation']['doc_id']}", params={"passage": first["passage_id"]})
