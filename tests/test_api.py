@@ -72,6 +72,17 @@ def test_the_page_refuses_odd_k_without_a_500(client, k):
     assert ("-1" in error) == (k == "-1")
 
 
+def test_an_accentless_question_is_restored_in_the_api_and_on_the_page(client):
+    body = client.get("/api/search", params={"q": "tinh binh thuan co bao nhieu dan", "k": 3}).json()
+    assert body["query"] == "tinh binh thuan co bao nhieu dan"
+    assert body["restored_query"].startswith("tỉnh bình thuận có bao nhiêu")
+    assert any("1,3 triệu dân" in h["text"] for h in body["results"])
+    page = client.get("/", params={"q": "tinh binh thuan co bao nhieu dan"})
+    assert "Kết quả cho:" in page.text and "tỉnh bình thuận" in page.text
+    written = client.get("/api/search", params={"q": "Tỉnh Bình Thuận có bao nhiêu dân?", "k": 3}).json()
+    assert written["restored_query"] is None  # typed with diacritics: left as typed
+
+
 def test_pages_render(client):
     home = client.get("/")
     assert home.status_code == 200 and "Tra cứu" in home.text
