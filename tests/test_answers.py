@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from server.answers import STATED_CONFIDENCE, NamedQuestion, QueryTerms, best_answer
 from tracuu.core.registry import Entry
@@ -57,3 +58,24 @@ def test_without_a_named_document_the_best_scoring_unit_wins():
 
 def test_stated_confidence_is_high_but_not_certain():
     assert 0.5 < STATED_CONFIDENCE < 1.0
+
+
+def test_confidence_reads_the_best_score_and_coverage_among_the_answers():
+    from server.answers import Answer, Calibration
+
+    answers = [Answer("a", 0, 1, score=0.95, coverage=0.2), Answer("b", 2, 3, score=0.80, coverage=0.9)]
+    assert Calibration.features(answers) == (0.95, 0.9)
+    c = Calibration(bias=-1.0, w_score=2.0, w_coverage=1.0)
+    assert c.confidence(answers) == pytest.approx(1 / (1 + np.exp(-(-1.0 + 2.0 * 0.95 + 0.9))))
+    assert Calibration().confidence(answers) > Calibration().confidence(answers[1:])  # a better answer raises it
+
+
+def test_calibration_folds_keep_a_questions_askings_together():
+    from eval.calibrate import folds_of, reliability
+
+    rows = [{"group": f"uit:{i // 2}"} for i in range(40)]
+    fold = folds_of(rows, 5)
+    assert all(fold[i] == fold[i + 1] for i in range(0, 40, 2))
+    assert len(set(fold.tolist())) == 5
+    bins = reliability(np.array([0.05, 0.15, 0.95, 0.97]), np.array([0, 0, 1, 1]))
+    assert [b["questions"] for b in bins] == [1, 1, 2] and bins[-1]["answerable_share"] == 1.0
