@@ -30,7 +30,7 @@ def test_accentless_queries_find_the_passage(searcher, accentless, answer):
     "accentless,restored,answer",
     [
         ("tinh binh thuan co bao nhieu dan", "tỉnh bình thuận có bao nhiêu", "1,3 triệu dân"),
-        ("Ai la Bi thu Tinh uy Binh Thuan", "Ai là Bí thư Tỉnh ủy Bình Thuận", "Nguyễn Hoài Anh"),
+        ("ai la bi thu thanh uy ha noi", "ai là bí thư thành ủy hà nội", "Đinh Tiến Dũng"),
     ],
 )
 def test_dense_mode_reads_the_restored_question(searcher, accentless, restored, answer):
