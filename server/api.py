@@ -6,25 +6,45 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from server import schemas
 from server.deps import SearcherDep
-from server.params import DEFAULTS, KParam, ModeParam, QParam, errors, search_params
-from server.search import BadQuery
+from server.params import (
+    DEFAULTS,
+    DocParam,
+    FromParam,
+    KParam,
+    ModeParam,
+    QParam,
+    RefParam,
+    ToParam,
+    errors,
+    filtered,
+    parse_filters,
+    search_params,
+)
+from server.search import MAX_K, BadQuery
 
 api = APIRouter(prefix="/api", tags=["api"])
 
 
 @api.get("/search", response_model=schemas.SearchResponse, responses=errors(422))
 async def search(
-    request: Request, q: QParam, k: KParam = DEFAULTS["k"], mode: ModeParam = DEFAULTS["mode"]
+    request: Request, searcher: SearcherDep, q: QParam, k: KParam = DEFAULTS["k"], mode: ModeParam = DEFAULTS["mode"],
+    doc: DocParam = [], ref: RefParam = None, date_from: FromParam = None, date_to: ToParam = None,
 ) -> Response:
-    """Ranked passages for a question, each with a citation into its source file."""
+    """Ranked passages for a question, each with a citation into its source file. The filters (doc, ref,
+    from, to) apply to the best 50 passages: the ranking is the same, the passages that do not pass are
+    left out and the rest ranked again from 1."""
     try:
         query, k, mode = search_params(q, k, mode)
+        filters = parse_filters(doc, ref, date_from, date_to, strict=True)
     except BadQuery as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
+
+    def finish(result) -> str:
+        return schemas.search_response(filtered(searcher.reader, result, filters, k)).model_dump_json()
+
     # Encoded on the encoder thread, searched and serialized on the search thread (server/workers.py);
     # the body is the SearchResponse model's JSON, so FastAPI need not check it again on the loop.
-    body = await request.app.state.workers.search(
-        query, k, mode, lambda result: schemas.search_response(result).model_dump_json())
+    body = await request.app.state.workers.search(query, MAX_K if filters else k, mode, finish)
     return Response(body, media_type="application/json")
 
 

@@ -9,13 +9,14 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
 from server.api import api
 from server.deps import HERE
-from server.pages import pages
+from server.pages import error_page, pages
 from server.params import validation_error
 from server.search import Searcher
 from server.security import SecurityHeaders
@@ -47,8 +48,24 @@ def _watch_index(searcher: Searcher, stop: threading.Event) -> None:
     while not stop.wait(RELOAD_EVERY_S):
         try:
             searcher.index.reload_if_changed()
-        except Exception:  # noqa: BLE001 - a bad version must never stop the watcher
+        except Exception:
             logging.getLogger(__name__).exception("index reload failed; still serving the previous version")
+
+
+def http_error(request, exc: StarletteHTTPException):
+    """/api/... keeps its JSON {"detail": ...}; a page that does not exist gets a Vietnamese HTML page."""
+    if request.url.path.startswith("/api/") or request.url.path in ("/api", "/openapi.json"):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    if exc.status_code == 404:
+        message = "Không có trang này. Có thể địa chỉ đã gõ sai hoặc trang đã được chuyển đi."
+    elif exc.status_code == 405:
+        message = "Trang này chỉ mở được bằng cách truy cập thông thường (GET)."
+    else:
+        message = exc.detail if isinstance(exc.detail, str) else "Có lỗi xảy ra khi xử lý yêu cầu."
+    response = error_page(request, exc.status_code, message)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def create_app(searcher: Searcher, settings: Settings | None = None, watch: bool = True) -> FastAPI:
@@ -85,5 +102,6 @@ def create_app(searcher: Searcher, settings: Settings | None = None, watch: bool
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_middleware(SecurityHeaders)
     return app

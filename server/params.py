@@ -10,6 +10,9 @@ refused by both with a 422, never a 500.
 
 from __future__ import annotations
 
+import datetime
+import re
+from dataclasses import dataclass, replace
 from typing import Annotated, Literal
 
 from fastapi import Query as FromQuery
@@ -81,10 +84,102 @@ def validation_error(request: Request, exc: RequestValidationError) -> JSONRespo
     """FastAPI refused a parameter: say, in Vietnamese, what the page would say for the same values."""
     params = request.query_params
     wrong = {str(e["loc"][-1]) for e in exc.errors()}
-    if wrong <= {"q", "k", "mode"}:
+    if wrong <= {"q", "k", "mode", "from", "to"}:
         try:
             search_params(params.get("q"), params.get("k", DEFAULTS["k"]), params.get("mode", DEFAULTS["mode"]))
+            parse_filters(None, None, params.get("from"), params.get("to"))
         except BadQuery as bad:
             return JSONResponse(status_code=422, content={"detail": str(bad)})
     problems = "; ".join(f"tham số '{e['loc'][-1]}': {e['msg']}" for e in exc.errors())
     return JSONResponse(status_code=422, content={"detail": f"Yêu cầu không hợp lệ: {problems}"})
+
+
+# ---- filters: applied after ranking on the candidate rows (search deeper, keep what passes, cut to k) ----
+
+DocParam = Annotated[list[str], FromQuery(
+    description="Chỉ giữ các đoạn thuộc tài liệu này (doc_id, như trong /api/documents/{doc_id}); lặp lại để "
+                "chọn nhiều tài liệu: doc=a&doc=b.")]
+RefParam = Annotated[str, FromQuery(
+    description="Chỉ giữ các đoạn trích dẫn văn bản này (khóa trong danh mục /api/references, ví dụ "
+                "quy-dinh-58-qd-tw).")]
+FromParam = Annotated[str, FromQuery(
+    alias="from", json_schema_extra={"format": "date"}, description="Chỉ giữ các đoạn của tài liệu đăng từ ngày này trở đi (YYYY-MM-DD).")]
+ToParam = Annotated[str, FromQuery(
+    alias="to", json_schema_extra={"format": "date"}, description="Chỉ giữ các đoạn của tài liệu đăng đến hết ngày này (YYYY-MM-DD).")]
+
+
+@dataclass(frozen=True)
+class Filters:
+    docs: tuple[str, ...] = ()
+    ref: str | None = None
+    date_from: str | None = None  # ISO dates, inclusive
+    date_to: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.docs or self.ref or self.date_from or self.date_to)
+
+    @property
+    def backwards(self) -> str | None:
+        """What to tell the user when the date range is empty (it is not refused: it keeps nothing)."""
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            return (f"Khoảng ngày từ {self.date_from} đến {self.date_to} không chứa ngày nào "
+                    "(ngày bắt đầu sau ngày kết thúc), nên không có kết quả.")
+        return None
+
+    def keep(self, reader, hits: list) -> list:
+        """The hits that pass, in their order (their ranks are the caller's to renumber)."""
+        if not self:
+            return hits
+        cited = None
+        if self.ref:
+            entry = reader.registry.get(self.ref)
+            cited = set(entry.passages) if entry else set()
+        info = reader.document_info(sorted({h.passage.doc_id for h in hits}))
+        kept = []
+        for hit in hits:
+            p = hit.passage
+            date = (info.get(p.doc_id, {}).get("date") or "")[:10]
+            if self.docs and p.doc_id not in self.docs:
+                continue
+            if cited is not None and p.id not in cited:
+                continue
+            if self.date_from and not (date and date >= self.date_from):
+                continue
+            if self.date_to and not (date and date <= self.date_to):
+                continue
+            kept.append(hit)
+        return kept
+
+
+def _iso_date(raw: str | None, name: str, strict: bool) -> str | None:
+    """An ISO date (YYYY-MM-DD exactly). The page's form sends an empty field for "no date"; the API, whose
+    schema says format: date, refuses it."""
+    if raw is None or (not strict and not raw.strip()):
+        return None
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()):
+            raise ValueError
+        return datetime.date.fromisoformat(raw.strip()).isoformat()
+    except ValueError:
+        raise BadQuery(f"Ngày '{_shown(raw)}' (tham số {name}) không hợp lệ: hãy viết theo dạng YYYY-MM-DD, "
+                       "ví dụ 2022-02-08.") from None
+
+
+def parse_filters(docs: list[str] | None, ref: str | None, date_from: str | None, date_to: str | None,
+                  strict: bool = False) -> Filters:
+    """The filters of a request, or BadQuery with the Vietnamese message (a bad date, a range backwards).
+    strict (the API): an empty date is refused rather than read as no date."""
+    start, end = _iso_date(date_from, "from", strict), _iso_date(date_to, "to", strict)
+    return Filters(docs=tuple(d for d in (docs or []) if d.strip()), ref=(ref or "").strip() or None,
+                   date_from=start, date_to=end)
+
+
+def filtered(reader, result, filters: Filters, k: int):
+    """result with only the hits that pass the filters, ranked again from 1, cut to k."""
+    if filters.backwards:
+        result.notice = filters.backwards
+    if filters:
+        kept = filters.keep(reader, result.hits)
+        result.hits = [replace(h, rank=i) for i, h in enumerate(kept, 1)]
+    result.hits = result.hits[:k]
+    return result

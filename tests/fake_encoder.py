@@ -4,6 +4,7 @@ model: a bag of hashed, accent-free syllables, L2-normalized. Same text, same ve
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 
@@ -35,3 +36,19 @@ class FakeEncoder:
         if on_batch:
             on_batch(len(texts))
         return out
+
+
+def fake_client(folder: Path):
+    """A TestClient over the seed corpus indexed with FakeEncoder in `folder` (a context manager):
+    the real routes, validation and citations, in process and without the model."""
+    from fastapi.testclient import TestClient
+
+    from indexer.build import build_index
+    from indexer.embedding_cache import EmbeddingCache
+    from server.app import create_app
+    from server.search import Searcher, load_ranker
+
+    corpus = Path(__file__).resolve().parents[1] / "corpus"
+    encoder = FakeEncoder()
+    build_index(corpus, folder / "index", encoder, EmbeddingCache(folder / "cache.sqlite"))
+    return TestClient(create_app(Searcher(folder / "index", encoder, load_ranker("learned")), watch=False))

@@ -4,24 +4,14 @@ fast, and the same routes, validation and citations as the real server (tests/te
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
 from tests.conftest import CORPUS
-from tests.fake_encoder import FakeEncoder
+from tests.fake_encoder import FakeEncoder, fake_client
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    from indexer.build import build_index
-    from indexer.embedding_cache import EmbeddingCache
-    from server.app import create_app
-    from server.search import Searcher, load_ranker
-
-    home = tmp_path_factory.mktemp("api")
-    encoder = FakeEncoder()
-    build_index(CORPUS, home / "index", encoder, EmbeddingCache(home / "cache.sqlite"))
-    app = create_app(Searcher(home / "index", encoder, load_ranker("learned")), watch=False)
-    with TestClient(app) as client:
+    with fake_client(tmp_path_factory.mktemp("api")) as client:
         yield client
 
 

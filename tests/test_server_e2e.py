@@ -80,7 +80,7 @@ def test_pages(live_server):
     assert "/documents/003_2cb5ba63ba071e47?passage=" in page.text
     doc = httpx.get(f"{live_server}/documents/003_2cb5ba63ba071e47", params={"passage": "003_2cb5ba63ba071e47:14"})
     assert doc.status_code == 200
-    assert 'id="003_2cb5ba63ba071e47:14" class="para highlight"' in doc.text
+    assert 'id="p-14" class="para highlight" data-passage="003_2cb5ba63ba071e47:14"' in doc.text
     assert '<script src="/static/page.js" defer>' in doc.text  # scrolls the highlight into view
     assert "scrollIntoView" in httpx.get(f"{live_server}/static/page.js").text
     assert "Viết bình luận mới" not in doc.text

@@ -158,5 +158,13 @@ class IndexReader:
         keys = ("doc_id", "source", "title", "byline", "text", "kind", "date")
         return {**dict(zip(keys, row)), "passages": self.passages(rows)}
 
+    def document_info(self, doc_ids: list[str]) -> dict[str, dict]:
+        """Each document's title, date (ISO) and byline, for showing and filtering results."""
+        if not doc_ids:
+            return {}
+        marks = ",".join("?" * len(doc_ids))
+        rows = self.db.execute(f"SELECT doc_id, title, date, byline FROM documents WHERE doc_id IN ({marks})", doc_ids)
+        return {r[0]: {"title": r[1], "date": r[2], "byline": r[3]} for r in rows}
+
     def documents(self) -> list[tuple[str, str, str]]:
         return list(self.db.execute("SELECT doc_id, title, source FROM documents ORDER BY doc_id"))
