@@ -17,9 +17,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
-import httpx
-
+from eval.live_server import free_port, serve
 from indexer.build import build_index, embedding_text
 from indexer.documents import read_corpus
 from indexer.embedding_cache import EmbeddingCache
@@ -68,14 +68,6 @@ def indexing_throughput(settings: Settings, backends=BACKENDS, alqac_limit: int 
     return rows
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _peak_rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status", encoding="ascii") as handle:
         for line in handle:
@@ -103,27 +95,16 @@ def serving(settings: Settings, backend: str, requests: int, clients=(1, 8, 32),
     queries_file = work / "queries.json"
     queries_file.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "TRACUU_BACKEND": backend}
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "tracuu"), "serve", "--index", str(index_dir), "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-    )
+    # Ready means a first question answered (model loaded, warm), not just /healthz.
+    proc = serve(index_dir, port, ready="/api/search?" + urlencode({"q": "Bình Thuận có bao nhiêu dân?"}),
+                 poll_s=0.05, env={**os.environ, "TRACUU_BACKEND": backend})
+    first = time.perf_counter() - started
     try:
-        first = None
-        while time.perf_counter() - started < 180:
-            if proc.poll() is not None:
-                raise RuntimeError(f"tracuu serve exited: {proc.stderr.read().decode()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/api/search", params={"q": "Bình Thuận có bao nhiêu dân?"}, timeout=5).status_code == 200:
-                    first = time.perf_counter() - started
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.05)
         loads = [_loadgen(url, n, requests if n == 1 else requests * 2, queries_file) for n in clients]
-        return {"backend": backend, "first_answer_s": round(first or -1, 2), "loads": loads,
+        return {"backend": backend, "first_answer_s": round(first, 2), "loads": loads,
                 "peak_rss_mb": _peak_rss_mb(proc.pid)}
     finally:
         proc.terminate()

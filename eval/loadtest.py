@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,22 +37,16 @@ from pathlib import Path
 
 import httpx
 
+from eval.live_server import TRACUU, free_port, serve
 from eval.loadgen import percentile
 from tracuu.settings import Settings
 
 GOLD = Path(__file__).with_name("gold.jsonl")
-TRACUU = Path(sys.executable).parent / "tracuu"
 APPENDED = ("Ghi chú bổ sung số {n}: Hội nghị tập huấn công tác chuyển đổi số trong bảo vệ chính trị nội bộ được tổ "
             "chức với {m} đại biểu tham dự.")
 NEW_ARTICLE = ("Bài mới số {n}: Hội thảo về an ninh mạng\n\nHội thảo về an ninh mạng và bảo vệ bí mật nhà nước lần "
                "thứ {n} diễn ra với {m} đại biểu. Các đại biểu thảo luận kinh nghiệm bảo vệ dữ liệu của cơ quan "
                "đảng.\n")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cited_exactly(text: str | None, hit: dict) -> bool:
@@ -202,22 +195,6 @@ async def load(url: str, corpus: Corpus, requests: int, clients: int, swaps: int
     }
 
 
-def start_server(index: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([str(TRACUU), "serve", "--index", str(index), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"tracuu serve exited: {proc.stderr.read()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("tracuu serve did not answer within 180 s")
-
-
 def run_loadtest(requests: int = 10_000, clients: int = 32, swaps: int = 2, work: Path | None = None,
                  settings: Settings | None = None) -> dict:
     settings = settings or Settings()
@@ -228,7 +205,7 @@ def run_loadtest(requests: int = 10_000, clients: int = 32, swaps: int = 2, work
         raise RuntimeError(f"tracuu index failed: {built.stderr[-2000:]}")
     questions = [json.loads(line)["question"] for line in GOLD.open(encoding="utf-8")]
     port = free_port()
-    server = start_server(corpus.index, port)
+    server = serve(corpus.index, port)
     try:
         report = asyncio.run(load(f"http://127.0.0.1:{port}", corpus, requests, clients, swaps, questions))
     finally:

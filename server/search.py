@@ -56,7 +56,8 @@ class SearchResult:
 
 
 def check_request(q: str, k: int, mode: str = "hybrid") -> Query:
-    """The one validation of a search request (API, page, CLI): the parsed query, or BadQuery."""
+    """A search's validation where k is already an int (the CLI, the Searcher): the parsed query, or
+    BadQuery. Requests from the web go through server/params.py, which adds the raw-value checks."""
     query = Query.parse(q)
     check_options(k, mode)
     return query
@@ -108,9 +109,10 @@ class Searcher:
         """Restore the diacritics of an accentless question (once), so that `query.embedding_text` is
         what the encoder should read. The server calls this before encoding off the search thread."""
         reader = reader or self.reader
-        if self.restore and query.restored is None and reader.diacritics is not None:
+        if self.restore and not query.restore_checked and reader.diacritics is not None:
             restored = reader.diacritics.restore(query.text)
             query.restored = restored if restored != query.text else None
+            query.restore_checked = True
         return query
 
     def warm_up(self) -> None:

@@ -1,13 +1,11 @@
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
+from eval.live_server import free_port, serve
 from tracuu.core.encoders.model_convert import ensure_model
 from tracuu.settings import Settings
 
@@ -73,31 +71,10 @@ def searcher(seed_index, encoder):
     return Searcher(seed_index, encoder, load_ranker(SETTINGS.fusion))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(index_dir: Path) -> tuple[str, subprocess.Popen]:
     """`tracuu serve` in its own process on a free loopback port, answering /healthz."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(run_tracuu.exe), "serve", "--index", str(index_dir), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return url, proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("server did not answer within 120 s")
+    port = free_port()
+    return f"http://127.0.0.1:{port}", serve(index_dir, port, timeout_s=120)
 
 
 @pytest.fixture(scope="session")

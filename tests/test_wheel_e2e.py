@@ -7,13 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
 
 import httpx
 import pytest
 
-from tests.conftest import REPO, SETTINGS, _free_port
+from eval.live_server import free_port, start
+from tests.conftest import REPO, SETTINGS
 
 NEEDED = ["server/templates/search.html", "server/templates/base.html", "server/static/style.css",
           "server/fusion_ranker.txt", "eval/gold.jsonl", "tracuu/corpus/000_eef771c6f4b7a4c7.txt"]
@@ -75,19 +75,10 @@ def test_installed_wheel_indexes_and_serves_in_any_folder(wheel, tmp_path):
     index = subprocess.run([*tracuu, "index"], cwd=work, env=env, capture_output=True, text=True, timeout=900)
     assert index.returncode == 0, index.stderr[-3000:]
     assert (work / ".tracuu" / "index" / "current").exists()
-    port = _free_port()
-    server = subprocess.Popen([*tracuu, "serve", "--port", str(port)], cwd=work, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    port = free_port()
+    server = start([*tracuu, "serve", "--port", str(port)], port, timeout_s=120, cwd=work, env=env)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert server.poll() is None, server.stderr.read()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
         body = httpx.get(f"{url}/api/search", params={"q": "Tỉnh Bình Thuận có bao nhiêu dân?", "k": 3}).json()
         assert any("1,3 triệu dân" in h["text"] for h in body["results"])
         page = httpx.get(f"{url}/", params={"q": "Chỉ thị 39"})

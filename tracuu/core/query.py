@@ -42,6 +42,7 @@ class Query:
         # The text with diacritics restored (tracuu.core.diacritics), when it was typed without them and
         # the index could restore it: what the dense model reads. BM25 keeps the typed text.
         self.restored: str | None = None
+        self.restore_checked = False  # restoration was tried (it may have changed nothing)
 
     @property
     def embedding_text(self) -> str:
