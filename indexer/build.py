@@ -13,11 +13,12 @@ from indexer import writer
 from indexer.documents import Document, Skipped, read_corpus
 from indexer.embedding_cache import EmbeddingCache, text_key
 from indexer.passages import answer_spans
+from indexer.pg.publish import publish
 from indexer.token_cache import TokenCache
 from tracuu.core.diacritics import DiacriticsModel
 from tracuu.core.lexical import LexicalIndex
 from tracuu.core.registry import Registry
-from tracuu.core.store import read_manifest
+from tracuu.core.store import IndexReader, read_manifest
 
 
 CACHE_CHUNK = 256  # texts embedded between two commits to the embedding cache
@@ -48,12 +49,15 @@ def build_index(
     encoder,
     cache: EmbeddingCache,
     on_progress: Callable[[str, int, int], None] | None = None,
+    store: str | None = None,
 ) -> BuildReport:
-    """Index every readable file of corpus_dir (see indexer.documents.read_corpus)."""
+    """Index every readable file of corpus_dir (see indexer.documents.read_corpus); with `store` (a
+    postgresql:// URL) the version is also published there."""
     documents, skipped = read_corpus(corpus_dir)
     if not documents:
         raise ValueError(f"Không có tài liệu nào đọc được trong {corpus_dir}.")
-    report = build_from_documents(documents, index_dir, encoder, cache, on_progress, source=str(corpus_dir.resolve()))
+    report = build_from_documents(documents, index_dir, encoder, cache, on_progress, source=str(corpus_dir.resolve()),
+                                  store=store)
     report.skipped = skipped
     return report
 
@@ -66,9 +70,11 @@ def build_from_documents(
     on_progress: Callable[[str, int, int], None] | None = None,
     answer_units: bool = True,
     source: str = "",
+    store: str | None = None,
 ) -> BuildReport:
     """on_progress(stage, done, total) is called as texts are embedded. Without answer_units the index
-    holds no sentence vectors (evaluation of retrieval alone does not need them)."""
+    holds no sentence vectors (evaluation of retrieval alone does not need them). With `store` (a
+    postgresql:// URL) the version written to index_dir is then published there (indexer/pg/publish.py)."""
     started = time.perf_counter()
     report = BuildReport()
     with writer.build_lock(index_dir):
@@ -101,11 +107,16 @@ def build_from_documents(
         }
         if on_progress:
             on_progress("lexical", 0, 1)
-        lexical = LexicalIndex.build(TokenCache(cache.path).tokenize(texts))
+        tokens = TokenCache(cache.path).tokenize(texts)
+        lexical = LexicalIndex.build(tokens)
         units = writer.Units(unit_spans, unit_vectors)
         registry = Registry((p.id, p.doc_id, p.text) for p in passages)
         diacritics = DiacriticsModel.count([p.text for p in passages] + [d.title for d in documents])
         version = writer.write_version(index_dir, documents, vectors, lexical, units, registry, manifest, diacritics)
+        if store:
+            if on_progress:
+                on_progress("publish", 0, 1)
+            publish(store, IndexReader(index_dir), vectors, unit_vectors, tokens)
 
     report.documents = len(documents)
     report.units = len(unit_spans)

@@ -22,6 +22,7 @@ from server.search import Searcher
 from server.security import SecurityHeaders
 from server.workers import SearchWorkers
 from tracuu.core.dense import set_search_threads
+from tracuu.core.pg.schema import StoreUnavailable
 from tracuu.settings import Settings
 
 RELOAD_EVERY_S = 1.0
@@ -68,6 +69,16 @@ def http_error(request, exc: StarletteHTTPException):
     return response
 
 
+def store_unavailable(request, exc: StoreUnavailable):
+    """The database or one of its shards does not answer: 503 and a Vietnamese sentence, never a hang."""
+    headers = {"Retry-After": "10"}
+    if request.url.path.startswith("/api/") or request.url.path == "/healthz":
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
+    response = error_page(request, 503, str(exc))
+    response.headers.update(headers)
+    return response
+
+
 def create_app(searcher: Searcher, settings: Settings | None = None, watch: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -103,5 +114,6 @@ def create_app(searcher: Searcher, settings: Settings | None = None, watch: bool
     app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(StoreUnavailable, store_unavailable)
     app.add_middleware(SecurityHeaders)
     return app

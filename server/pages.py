@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from server import schemas
 from server.deps import HERE, SearcherDep, templates, vndate
@@ -81,11 +81,18 @@ def reference_page(request: Request, searcher: SearcherDep, key: str) -> HTMLRes
     return templates.TemplateResponse(request, "reference.html", {"e": entry, "cited": cited, "info": info})
 
 
-@pages.get("/healthz", response_model=schemas.Health)
-def healthz(searcher: SearcherDep) -> schemas.Health:
+@pages.get("/healthz", response_model=schemas.Health, responses={503: {"model": schemas.Health}})
+def healthz(searcher: SearcherDep) -> JSONResponse:
+    """The store, and for PostgreSQL each shard with its passages; 503 while a shard is down."""
     reader = searcher.reader
-    return schemas.Health(status="ok", passages=reader.size, model=searcher.encoder.model_id,
-                          index_version=reader.version.name)
+    store = reader.health() if hasattr(reader, "health") else {"store": "embedded"}
+    down = any(s["status"] != "up" for s in store.get("shards") or [])
+    health = schemas.Health(status="degraded" if down else "ok", passages=reader.size, model=searcher.encoder.model_id,
+                            index_version=reader.version.name, **store)
+    body = health.model_dump()
+    if body["shards"] is None:
+        del body["shards"]
+    return JSONResponse(body, status_code=503 if down else 200)
 
 
 @pages.get("/favicon.ico")
@@ -230,7 +237,8 @@ def document_page(request: Request, searcher: SearcherDep, doc_id: str, passage:
                                                                  "mentions": cited_by_passage(reader)})
 
 
-ERROR_TITLES = {404: "Không tìm thấy trang", 405: "Phương thức không được hỗ trợ", 422: "Yêu cầu không hợp lệ"}
+ERROR_TITLES = {404: "Không tìm thấy trang", 405: "Phương thức không được hỗ trợ", 422: "Yêu cầu không hợp lệ",
+                503: "Tạm thời chưa tìm được"}
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:

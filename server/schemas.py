@@ -89,11 +89,19 @@ class DocumentResponse(BaseModel):
     passages: list[PassageOut]
 
 
+class ShardHealth(BaseModel):
+    name: str
+    passages: int | None  # None while the shard does not answer
+    status: str  # "up" | "down"
+
+
 class Health(BaseModel):
-    status: str
+    status: str  # "ok", or "degraded" (HTTP 503) when a shard is down
     passages: int
     model: str
     index_version: str
+    store: str  # "embedded" | "postgresql"
+    shards: list[ShardHealth] | None = None
 
 
 def reference(e: Entry) -> ReferenceOut:

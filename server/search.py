@@ -86,10 +86,10 @@ class Searcher:
     """Answers questions from a live index. Everything it uses is given: the encoder, the hybrid ranker
     (None: weighted RRF) and the answerable calibration."""
 
-    def __init__(self, index: LiveIndex | Path, encoder, ranker: LearnedFusion | None = None,
+    def __init__(self, index: LiveIndex | Path | str, encoder, ranker: LearnedFusion | None = None,
                  calibration: Calibration | None = None, restore: bool = True):
         """restore: put diacritics back into accentless questions before embedding them."""
-        self.index = index if isinstance(index, LiveIndex) else LiveIndex(Path(index), encoder.model_id)
+        self.index = index if isinstance(index, LiveIndex) else LiveIndex(index, encoder.model_id)
         self.encoder = encoder
         self.ranker = ranker
         self.calibration = calibration or Calibration()

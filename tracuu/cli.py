@@ -27,6 +27,8 @@ EXIT_PARTIAL = 3
 CHANGE_WORDS = {"added": "thêm", "changed": "sửa", "removed": "xóa", "unchanged": "không đổi"}
 
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Thư mục chỉ mục (mặc định: TRACUU_INDEX)")]
+StoreOpt = Annotated[Optional[str], typer.Option(
+    "--store", help="Nơi giữ chỉ mục: embedded (thư mục chỉ mục) hoặc postgresql://… (mặc định: TRACUU_STORE)")]
 
 
 def fail(message: str) -> None:
@@ -46,8 +48,21 @@ def main(ctx: typer.Context) -> None:
         fail(f"cấu hình không hợp lệ (biến môi trường TRACUU_* hoặc tracuu.toml): {problems}")
 
 
-def settings_of(ctx: typer.Context) -> Settings:
-    return ctx.obj
+def settings_of(ctx: typer.Context, store: str | None = None) -> Settings:
+    """The process's settings; `--store` given on the command line wins over TRACUU_STORE."""
+    if store is None:
+        return ctx.obj
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**{**ctx.obj.model_dump(exclude_unset=True), "store": store})
+    except ValidationError:
+        fail(f"--store {store}: hãy dùng 'embedded' hoặc địa chỉ postgresql://… của máy điều phối")
+
+
+def index_location(settings: Settings, index_dir: Path | None):
+    """Where the server reads: the coordinator's URL, or the index folder."""
+    return settings.postgres or index_dir or settings.index_dir
 
 
 def loading(settings: Settings, what):
@@ -67,7 +82,7 @@ def query_encoder(settings: Settings):
                                                   settings.onnx_quant))
 
 
-def load_searcher(settings: Settings, index_dir: Path):
+def load_searcher(settings: Settings, index_dir: Path | str):
     from server.live_index import check_model
     from server.search import Searcher, load_ranker
     from tracuu.core.store import IndexUnavailable
@@ -99,14 +114,16 @@ def index(
     ctx: typer.Context,
     corpus: Annotated[Optional[Path], typer.Option("--corpus", help="Thư mục tài liệu (mặc định: corpus/)")] = None,
     index_dir: IndexOpt = None,
+    store: StoreOpt = None,
 ) -> None:
-    """Lập chỉ mục cho một thư mục tài liệu."""
+    """Lập chỉ mục cho một thư mục tài liệu (và, với --store postgresql://…, đăng lên PostgreSQL)."""
     from indexer.build import build_index
     from indexer.embedding_cache import EmbeddingCache
     from indexer.writer import IndexBusy
     from tracuu.core.encoders.select import load_indexing_encoder
+    from tracuu.core.pg.schema import StoreUnavailable
 
-    settings = settings_of(ctx)
+    settings = settings_of(ctx, store)
     corpus = corpus or settings.corpus_dir
     index_dir = index_dir or settings.index_dir
     if not corpus.is_dir():
@@ -122,8 +139,8 @@ def index(
             progress.update(task, completed=done, total=total)
 
         try:
-            report = build_index(corpus, index_dir, encoder, cache, on_progress)
-        except (IndexBusy, ValueError) as exc:
+            report = build_index(corpus, index_dir, encoder, cache, on_progress, store=settings.postgres)
+        except (IndexBusy, ValueError, StoreUnavailable) as exc:
             fail(str(exc))
     dropped = ", ".join(f"{kind} {n}" for kind, n in sorted(report.dropped_lines.items())) or "0"
     changes = ", ".join(f"{CHANGE_WORDS[kind]} {len(report.changes.get(kind, []))}" for kind in CHANGE_WORDS)
@@ -131,7 +148,7 @@ def index(
         f"Đã lập chỉ mục {report.documents} tài liệu, {report.passages} đoạn, {report.units} câu "
         f"({report.embedded} đoạn/câu nhúng mới, {report.passages + report.units - report.embedded} lấy từ bộ nhớ đệm) "
         f"trong {report.seconds:.1f} s.\nTài liệu: {changes}.\nDòng bị loại khi làm sạch: {dropped}.\n"
-        f"Phiên bản: {report.version} → {index_dir}",
+        f"Phiên bản: {report.version} → {settings.postgres or index_dir}",
         highlight=False,
     )
     if report.skipped:
@@ -147,14 +164,15 @@ def serve(
     index_dir: IndexOpt = None,
     host: Annotated[str, typer.Option(help="Địa chỉ lắng nghe")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Cổng")] = 8000,
+    store: StoreOpt = None,
 ) -> None:
     """Chạy máy chủ tìm kiếm (API JSON và trang web)."""
     import uvicorn
 
     from server.app import create_app
 
-    settings = settings_of(ctx)
-    searcher = load_searcher(settings, index_dir or settings.index_dir)
+    settings = settings_of(ctx, store)
+    searcher = load_searcher(settings, index_location(settings, index_dir))
     searcher.warm_up()
     err.print(f"Phục vụ {searcher.reader.size} đoạn tại http://{host}:{port}", highlight=False)
     uvicorn.run(create_app(searcher, settings), host=host, port=port, log_level="warning",
@@ -170,18 +188,23 @@ def ask(
     mode: Annotated[str, typer.Option("--mode", help="dense | lexical | hybrid")] = "hybrid",
     as_json: Annotated[bool, typer.Option("--json", help="In đúng JSON mà API trả về")] = False,
     index_dir: IndexOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Hỏi trực tiếp trên chỉ mục, không cần máy chủ."""
     from server.schemas import search_response
     from server.search import BadQuery, check_request
+    from tracuu.core.pg.schema import StoreUnavailable
 
     try:
         query = check_request(question, k, mode)  # a bad question fails before the model loads
     except BadQuery as exc:
         fail(str(exc))
-    settings = settings_of(ctx)
-    searcher = load_searcher(settings, index_dir or settings.index_dir)
-    response = search_response(searcher.search(query, k, mode))
+    settings = settings_of(ctx, store)
+    searcher = load_searcher(settings, index_location(settings, index_dir))
+    try:
+        response = search_response(searcher.search(query, k, mode))
+    except StoreUnavailable as exc:
+        fail(str(exc))
     if as_json:
         sys.stdout.write(json.dumps(response.model_dump(), ensure_ascii=False) + "\n")
         return

@@ -15,6 +15,7 @@ passed down; nothing below reads the environment itself.
 | TRACUU_FUSION        | fusion        | `learned` (LightGBM ranker) or `rrf` (weighted reciprocal rank fusion) |
 | TRACUU_RESTORE_DIACRITICS | restore_diacritics | `true`: accentless questions get their diacritics back before embedding |
 | TRACUU_BENCHMARKS    | benchmarks    | `../shared/benchmarks`: BEIR sets for `tracuu eval` and studies  |
+| TRACUU_STORE         | store         | `embedded` (the index folder) or the `postgresql://` URL of a coordinator (scripts/cluster) |
 
 `TRACUU_CONFIG` names another toml file.
 """
@@ -25,6 +26,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from pydantic import field_validator
 from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict,
                                TomlConfigSettingsSource)
 
@@ -53,6 +55,14 @@ class Settings(BaseSettings):
     fusion: Literal["learned", "rrf"] = "learned"
     restore_diacritics: bool = True
     benchmarks: Path = Path("../shared/benchmarks")
+    store: str = "embedded"
+
+    @field_validator("store")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        if value != "embedded" and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("'embedded' hoặc địa chỉ postgresql://… của máy điều phối")
+        return value
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -63,6 +73,11 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return (self.index or self.home / "index").expanduser()
+
+    @property
+    def postgres(self) -> str | None:
+        """The coordinator's URL when the index lives in PostgreSQL."""
+        return None if self.store == "embedded" else self.store
 
     @property
     def corpus_dir(self) -> Path:

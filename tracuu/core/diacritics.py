@@ -58,17 +58,24 @@ class DiacriticsModel:
                 bigrams[f"{a} {b}"] += weight
         return cls(dict(unigrams), dict(bigrams))
 
+    def to_json(self) -> str:
+        return json.dumps({"version": 1, "unigrams": self.unigrams, "bigrams": self.bigrams},
+                          ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, data: str) -> "DiacriticsModel":
+        parsed = json.loads(data)
+        return cls(parsed["unigrams"], parsed["bigrams"])
+
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({"version": 1, "unigrams": self.unigrams, "bigrams": self.bigrams},
-                                   ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        path.write_text(self.to_json(), encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> "DiacriticsModel | None":
         """None when the index has no model (built before restoration existed)."""
         if not path.is_file():
             return None
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(data["unigrams"], data["bigrams"])
+        return cls.from_json(path.read_text(encoding="utf-8"))
 
     def _log_p(self, previous: str | None, syllable: str) -> float:
         unigram = self.unigrams.get(syllable, 0) / self.total
