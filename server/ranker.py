@@ -128,7 +128,7 @@ def sentence_features(reader, query: Query, vector: np.ndarray, passages: list[P
     q_set, q_bigrams = set(query.folded_syllables), _bigrams(query.folded_syllables)
     names = query.names
     units = [u for p in passages for u in p.unit_rows]
-    cosines = np.asarray(reader.unit_vectors[units]) @ vector if units else np.zeros(0)
+    cosines = reader.unit_scores(units, vector) if units else np.zeros(0)
     at = 0
     for i, p in enumerate(passages):
         out[i, 6] = _share(names, p.tokens) if names else -1.0

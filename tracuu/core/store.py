@@ -145,6 +145,10 @@ class IndexReader:
         spans = [(start, end) for _, start, end in rows]
         return spans, np.asarray(self.unit_vectors[[r for r, _, _ in rows]])
 
+    def unit_scores(self, units: list[int], vector: np.ndarray) -> np.ndarray:
+        """Cosines of these answer units (rows of units.npy) with a normalized query vector."""
+        return np.asarray(self.unit_vectors[units]) @ vector
+
     def document_text(self, doc_id: str) -> str:
         return self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()[0]
 

@@ -65,7 +65,7 @@ class Database:
         if conn is None or conn.closed:
             conn = self.local.conn = connect(self.url)
         try:
-            return conn.execute(statement, params).fetchall()
+            return conn.execute(statement, params, binary=True).fetchall()  # binary: vectors without text parsing
         except psycopg.OperationalError:
             if conn.broken:
                 self.local.conn = None
@@ -102,6 +102,11 @@ class PgReader:
         self.dense = PgDense(self)
         self.lexical = PgLexical(self)
         self.unit_vectors = PgUnitVectors(self)
+        # A version never changes, so what was read once is kept (bounded): the candidates of one
+        # question are often those of the next, and each statement through the coordinator costs ~1 ms.
+        self.cached_passages = Memo(50_000)
+        self.cached_units = Memo(50_000)
+        self.cached_texts = Memo(2_000)
 
     def per_shard(self, table: str, select: str) -> str:
         """One statement: `select` (with {t} for the table) on every shard's partition, in parallel."""
@@ -110,12 +115,12 @@ class PgReader:
     # ---- the methods of tracuu.core.store.IndexReader ----
 
     def passages(self, rows: list[int]) -> list[StoredPassage]:
-        if not rows:
-            return []
-        found = {r[0]: StoredPassage(*r) for r in self.db.rows(
-            f"SELECT {_PASSAGE_COLUMNS}, d.title, d.source FROM passages_{self.v} p "
-            f"JOIN documents_{self.v} d USING (doc_id) WHERE p.row = ANY(%s)", (list(rows),))}
-        return [found[r] for r in rows if r in found]
+        missing = self.cached_passages.missing(rows)
+        if missing:
+            self.cached_passages.update({r[0]: StoredPassage(*r) for r in self.db.rows(
+                f"SELECT {_PASSAGE_COLUMNS}, d.title, d.source FROM passages_{self.v} p "
+                f"JOIN documents_{self.v} d USING (doc_id) WHERE p.row = ANY(%s)", (missing,))})
+        return self.cached_passages.pick(rows)
 
     def rows_of(self, passage_ids: list[str]) -> list[int]:
         return [r[0] for r in self.db.rows(f"SELECT row FROM passages_{self.v} WHERE id = ANY(%s) ORDER BY row",
@@ -136,13 +141,27 @@ class PgReader:
         return found
 
     def units(self, passage_row: int) -> tuple[list[tuple[int, int]], np.ndarray]:
-        rows = self.db.rows(f'SELECT start, "end", embedding FROM units_{self.v} WHERE passage_row = %s ORDER BY row',
-                            (passage_row,))
-        vectors = stacked([r[2] for r in rows])
-        return [(start, end) for start, end, _ in rows], vectors
+        if passage_row not in self.cached_units:
+            rows = self.db.rows(f'SELECT start, "end", embedding FROM units_{self.v} WHERE passage_row = %s ORDER BY row',
+                                (passage_row,))
+            self.cached_units.update({passage_row: ([(start, end) for start, end, _ in rows], stacked([r[2] for r in rows]))})
+        return self.cached_units.pick([passage_row])[0]
+
+    def unit_scores(self, units: list[int], vector: np.ndarray) -> np.ndarray:
+        """Cosines of these answer units with the query vector, computed on the shards: an aggregate is
+        the one expression postgres_fdw sends to them, so only the scores come back, not the vectors."""
+        if not units:
+            return np.zeros(0, dtype=np.float32)
+        statement = self.per_shard("units", "SELECT row, max(-(embedding <#> %(q)s)) FROM {t} WHERE row = ANY(%(u)s) "
+                                            "GROUP BY row")
+        found = dict(self.db.rows(statement, {"q": np.asarray(vector, dtype=np.float32), "u": [int(u) for u in units]}))
+        return np.array([found[int(u)] for u in units], dtype=np.float32)
 
     def document_text(self, doc_id: str) -> str:
-        return self.db.rows(f"SELECT text FROM documents_{self.v} WHERE doc_id = %s", (doc_id,))[0][0]
+        if doc_id not in self.cached_texts:
+            found = self.db.rows(f"SELECT text FROM documents_{self.v} WHERE doc_id = %s", (doc_id,))
+            self.cached_texts.update({doc_id: found[0][0]})
+        return self.cached_texts.pick([doc_id])[0]
 
     def document(self, doc_id: str) -> dict | None:
         found = self.db.rows(f"SELECT doc_id, source, title, byline, text, kind, date FROM documents_{self.v} "
@@ -279,6 +298,25 @@ class PgUnitVectors:
         rows = [int(r) for r in rows]
         found = dict(self.reader.db.rows(f"SELECT row, embedding FROM units_{self.reader.v} WHERE row = ANY(%s)", (rows,)))
         return stacked([found[r] for r in rows])
+
+
+class Memo(dict):
+    """A bounded cache of an immutable version's rows: emptied when full (simple, and rarely hit)."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def missing(self, keys) -> list:
+        return sorted({k for k in keys if k not in self})
+
+    def update(self, found: dict) -> None:
+        if len(self) + len(found) > self.size:
+            self.clear()
+        super().update(found)
+
+    def pick(self, keys) -> list:
+        return [self[k] for k in keys if k in self]
 
 
 def stacked(vectors: list) -> np.ndarray:
