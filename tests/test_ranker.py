@@ -61,6 +61,9 @@ class FakeReader:
         split = texts[1].index(" tại ")
         self.units[1] = [(1, 0, split), (len(texts), split + 1, len(texts[1]))]
 
+    def unit_scores(self, units, vector):
+        return self.unit_vectors[units] @ vector
+
     def unit_spans(self, rows):
         return {r: self.units[r] for r in rows}
 
