@@ -24,7 +24,6 @@ from tracuu.core.pg.schema import (COORDINATOR_TABLES, FOREIGN_PARTITION, HNSW_I
 from tracuu.core.store import IndexReader
 
 PUBLISH_LOCK = 0x7472_6163  # pg_advisory_lock key: one publish at a time per coordinator ("trac")
-TABLE_KINDS = ("passages", "postings", "units", "documents", "terms")
 
 
 def publish(url: str, reader: IndexReader, vectors: np.ndarray, unit_vectors: np.ndarray,
@@ -35,39 +34,61 @@ def publish(url: str, reader: IndexReader, vectors: np.ndarray, unit_vectors: np
     version = reader.version.name
     v = table_suffix(version)
     with connect(url, timeout_ms=None) as coord:
-        if not coord.execute("SELECT pg_try_advisory_lock(%s)", (PUBLISH_LOCK,)).fetchone()[0]:
-            raise IndexBusy(f"Một lần lập chỉ mục khác đang ghi vào {url}; hãy đợi nó xong.")
-        cluster = shards(coord)
-        if not cluster:
-            raise StoreUnavailable(f"Cơ sở dữ liệu {url} chưa có shard nào. Hãy chạy: scripts/cluster up")
-        drop_unpublished(coord, cluster)
-        dim = vectors.shape[1]
-        for shard in cluster:
-            with connect(shard.url(coord.info.user), timeout_ms=None) as conn:
-                conn.execute(SHARD_TABLES.format(v=v, dim=dim))
-        coord.execute(COORDINATOR_TABLES.format(v=v, dim=dim))
-        for table in SHARDED:
-            for shard in cluster:
-                coord.execute(FOREIGN_PARTITION.format(table=table, v=v, i=shard.number, n=len(cluster),
-                                                       r=shard.number - 1))
+        cluster = begin(coord, url)
+        create_tables(coord, cluster, v, vectors.shape[1])
         owner = shard_of_rows(coord, f"passages_{v}", len(cluster), reader.size)
-        lengths = np.array([len(t) for t in tokens], dtype=np.int64)
         with ThreadPoolExecutor(len(cluster)) as pool:  # the shards load and index at the same time
             list(pool.map(lambda s: load_shard(s, coord.info.user, v, reader, owner == s.number - 1, vectors,
                                                unit_vectors, tokens), cluster))
         load_coordinator(coord, v, reader, tokens)
-        coord.execute(
-            "INSERT INTO tracuu_versions VALUES (%s, %s, %s, %s, %s, %s, %s, now())",
-            (version, len(cluster), reader.size, float(lengths.mean()) if len(lengths) else 0.0,
-             json.dumps(reader.manifest, ensure_ascii=False), reader.registry.to_json(),
-             reader.diacritics.to_json() if reader.diacritics is not None else None),
-        )
-        # The switch: one statement, readers see the old version or the new one.
-        coord.execute("INSERT INTO tracuu_current (one, version) VALUES (true, %s) "
-                      "ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version", (version,))
-        prune(coord, cluster)
-        coord.execute("SELECT pg_advisory_unlock(%s)", (PUBLISH_LOCK,))
+        lengths = [len(t) for t in tokens]
+        finish(coord, cluster, version, reader.size, sum(lengths) / max(1, len(lengths)), reader.manifest,
+               reader.registry.to_json(), reader.diacritics.to_json() if reader.diacritics is not None else None)
     return version
+
+
+def begin(coord: psycopg.Connection, url: str) -> list[Shard]:
+    """Take the publish lock, find the shards, drop what a killed publish left. Returns the shards."""
+    if not coord.execute("SELECT pg_try_advisory_lock(%s)", (PUBLISH_LOCK,)).fetchone()[0]:
+        raise IndexBusy(f"Một lần lập chỉ mục khác đang ghi vào {url}; hãy đợi nó xong.")
+    cluster = shards(coord)
+    if not cluster:
+        raise StoreUnavailable(f"Cơ sở dữ liệu {url} chưa có shard nào. Hãy chạy: scripts/cluster up")
+    drop_unpublished(coord, cluster)
+    return cluster
+
+
+def create_tables(coord: psycopg.Connection, cluster: list[Shard], v: str, dim: int) -> None:
+    """A version's tables on every shard, and on the coordinator its partitioned parents."""
+    for shard in cluster:
+        with connect(shard.url(coord.info.user), timeout_ms=None) as conn:
+            conn.execute(SHARD_TABLES.format(v=v, dim=dim))
+    coord.execute(COORDINATOR_TABLES.format(v=v, dim=dim))
+    for table in SHARDED:
+        for shard in cluster:
+            coord.execute(FOREIGN_PARTITION.format(table=table, v=v, i=shard.number, n=len(cluster),
+                                                   r=shard.number - 1))
+
+
+def index_shard(conn: psycopg.Connection, v: str, rows: int, hnsw: bool | None = None) -> None:
+    """Indexes once the rows are in (faster than maintaining them row by row). hnsw None: as the
+    embedded store, exact search while a shard holds at most N_EXACT passages."""
+    conn.execute(SHARD_INDEXES.format(v=v))
+    if hnsw or (hnsw is None and rows > N_EXACT):
+        conn.execute(HNSW_INDEX.format(v=v))
+    conn.execute(f"VACUUM ANALYZE passages_{v}, postings_{v}, units_{v}")
+
+
+def finish(coord: psycopg.Connection, cluster: list[Shard], version: str, passages: int, avgdl: float, manifest: dict,
+           registry: str, diacritics: str | None) -> None:
+    """Record the version, make it current (one statement: readers see the old or the new one), prune."""
+    coord.execute("INSERT INTO tracuu_versions VALUES (%s, %s, %s, %s, %s, %s, %s, now())",
+                  (version, len(cluster), passages, avgdl, json.dumps(manifest, ensure_ascii=False), registry,
+                   diacritics))
+    coord.execute("INSERT INTO tracuu_current (one, version) VALUES (true, %s) "
+                  "ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version", (version,))
+    prune(coord, cluster)
+    coord.execute("SELECT pg_advisory_unlock(%s)", (PUBLISH_LOCK,))
 
 
 def shard_of_rows(coord: psycopg.Connection, table: str, n_shards: int, n_rows: int) -> np.ndarray:
@@ -106,10 +127,7 @@ def load_shard(shard: Shard, user: str, v: str, reader: IndexReader, mine: np.nd
                 for row, spans in reader.unit_spans(rows[begin:begin + 2000]).items():
                     for unit, start, end in spans:
                         copy.write_row((unit, row, start, end, unit_vectors[unit]))
-        conn.execute(SHARD_INDEXES.format(v=v))
-        if len(rows) > N_EXACT:  # as the embedded store: exact search while it is fast enough
-            conn.execute(HNSW_INDEX.format(v=v))
-        conn.execute(f"VACUUM ANALYZE passages_{v}, postings_{v}, units_{v}")
+        index_shard(conn, v, len(rows))
 
 
 def load_coordinator(coord: psycopg.Connection, v: str, reader: IndexReader, tokens: Sequence[Sequence[str]]) -> None:
