@@ -15,6 +15,7 @@ import numpy as np
 
 from tracuu.core.hits import Hits
 from tracuu.core.textnorm import lexical_tokens
+from tracuu.core.topk import TopK
 
 K1, B = 1.2, 0.75
 
@@ -26,6 +27,7 @@ class LexicalIndex:
     def __init__(self, bm25: bm25s.BM25):
         self.bm25 = bm25
         self.vocab = bm25.vocab_dict
+        self._topk = TopK(*(bm25.scores[name] for name in ("data", "indices", "indptr")), self.passage_count)
 
     @classmethod
     def build(cls, tokens: Sequence[Sequence[str]]) -> "LexicalIndex":
@@ -54,9 +56,19 @@ class LexicalIndex:
         return sum(t in self.vocab for t in tokens) / len(tokens) if tokens else 0.0
 
     def search(self, tokens: Sequence[str], k: int) -> Hits:
-        """The k best passages with a positive score, best first."""
+        """The k best passages with a positive score, best first (equal scores: lower row first). Scores
+        are bm25s's `get_scores`, bit for bit; tracuu.core.topk finds the k best without reading most of
+        the densest posting lists (1M passages: ~20 ms instead of ~55 ms)."""
+        if getattr(self.bm25, "nonoccurrence_array", None) is not None:  # BM25L / BM25+: not our variant
+            return self.search_bm25s(tokens, k)
+        rows, scores = self._topk.search(np.asarray(self.token_ids(tokens), dtype=np.int64), k)
+        return Hits(rows, scores.astype(np.float32))
+
+    def search_bm25s(self, tokens: Sequence[str], k: int) -> Hits:
+        """The former search: bm25s scores every passage (numpy), argpartition takes the top k (order
+        among equal scores arbitrary). For comparison in the scaling study and the tests."""
         usable = self.usable(tokens)
-        if not usable:
+        if not usable or k <= 0:
             return Hits.empty()
         scores = self.bm25.get_scores(usable)
         k = min(k, len(scores))
