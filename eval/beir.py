@@ -300,10 +300,11 @@ def failures(dataset: Dataset, result: ModeResult, top: int = 3, chars: int = 20
 
 def evaluate_dataset(
     dataset: Dataset, modes: Sequence[str], encoder, cache: EmbeddingCache, home: Path, out_dir: Path,
-    console: Console, query_encoder=None, ranker=None, restore: bool = True,
+    console: Console, query_encoder=None, ranker=None, restore: bool = True, store: str | None = None,
 ) -> dict:
     """Index (or reuse) with encoder, run every mode with query_encoder (default: encoder), write the
-    files into out_dir; returns report.json's content. Progress and notes go to console (stderr)."""
+    files into out_dir; returns report.json's content. Progress and notes go to console (stderr).
+    With `store` (a postgresql:// URL) the index is published there and every question asked through it."""
     with progress_bar(console, "Nhúng đoạn văn") as update:
         info = ensure_index(dataset, encoder, cache, home, lambda stage, done, total: update(done, total))
     console.print(describe(info), highlight=False, soft_wrap=True)
@@ -311,7 +312,14 @@ def evaluate_dataset(
         console.print(f"Bỏ qua {info.skipped} bản ghi rỗng hoặc trùng mã.", highlight=False)
     if dataset.without_text:
         console.print(f"[yellow]{dataset.without_text} câu hỏi có qrels nhưng không có trong queries.jsonl.[/]")
-    searcher = Searcher(info.index_dir, QueryMemo(query_encoder or encoder), ranker, restore=restore)
+    location = info.index_dir
+    if store:
+        from indexer.pg.publish import publish_index
+
+        with console.status(f"Đăng chỉ mục lên {store} …"):
+            publish_index(store, info.index_dir, cache.path)
+        location = store
+    searcher = Searcher(location, QueryMemo(query_encoder or encoder), ranker, restore=restore)
     results: dict[str, ModeResult] = {}
     for mode in modes:
         with progress_bar(console, f"Truy vấn ({mode})") as update:

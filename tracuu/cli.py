@@ -236,6 +236,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Chỉ in báo cáo JSON ra stdout")] = False,
     accentless: Annotated[bool, typer.Option(
         "--accentless", help="Bỏ dấu các câu hỏi trước khi hỏi (đo tìm kiếm với câu hỏi gõ không dấu)")] = False,
+    store: StoreOpt = None,
 ) -> None:
     """Đo chất lượng tìm kiếm: trên bộ dữ liệu chuẩn dạng BEIR (hit@1, MRR@10, nDCG@10, recall@10/100)
     hoặc trên bộ câu hỏi vàng (hit@1, hit@5 theo loại câu hỏi, độ chính xác của tín hiệu trả lời được)."""
@@ -244,6 +245,7 @@ def evaluate(
     from indexer.writer import IndexBusy
     from server.search import MODES, load_ranker
     from tracuu.core.encoders.select import settings_encoders
+    from tracuu.core.pg.schema import StoreUnavailable
     from tracuu.core.store import IndexUnavailable
 
     if (dataset is None) == (gold is None):
@@ -251,7 +253,9 @@ def evaluate(
     if mode != "all" and mode not in MODES:
         fail(f"chế độ '{mode}' không hợp lệ; chọn một trong: {', '.join(MODES)}, all")
     modes = list(MODES) if mode == "all" else [mode]
-    settings = settings_of(ctx)
+    settings = settings_of(ctx, store)
+    if settings.postgres and gold is not None:
+        fail("--store postgresql://… đo trên bộ dữ liệu chuẩn (--dataset); bộ câu hỏi vàng chạy trên chỉ mục nhúng")
     try:
         ranker = load_ranker(settings.fusion)
     except ValueError as exc:
@@ -277,9 +281,10 @@ def evaluate(
             out_dir = out_dir or Path("out/eval") / f"{data.name}-{split}{'-accentless' if accentless else ''}"
             encoder, questions_encoder = loading(settings, lambda: settings_encoders(settings))
             report = evaluate_dataset(data, modes, encoder, EmbeddingCache(settings.embedding_cache), settings.home,
-                                      out_dir, err, questions_encoder, ranker, settings.restore_diacritics)
+                                      out_dir, err, questions_encoder, ranker, settings.restore_diacritics,
+                                      store=settings.postgres)
             report = {key: report[key] for key in ("dataset", "split", "queries", "modes")}
-    except (EvalError, IndexBusy, IndexUnavailable) as exc:
+    except (EvalError, IndexBusy, IndexUnavailable, StoreUnavailable) as exc:
         fail(str(exc))
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")

@@ -13,10 +13,12 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import psycopg
 
+from indexer.token_cache import TokenCache
 from indexer.writer import IndexBusy
 from tracuu.core.dense import N_EXACT
 from tracuu.core.pg.schema import (COORDINATOR_TABLES, FOREIGN_PARTITION, HNSW_INDEX, KEEP_VERSIONS, SHARD_INDEXES,
@@ -35,6 +37,9 @@ def publish(url: str, reader: IndexReader, vectors: np.ndarray, unit_vectors: np
     v = table_suffix(version)
     with connect(url, timeout_ms=None) as coord:
         cluster = begin(coord, url)
+        if coord.execute("SELECT 1 FROM tracuu_versions WHERE version = %s", (version,)).fetchone():
+            finish_again(coord, version)  # already there (the same build published twice): make it current
+            return version
         create_tables(coord, cluster, v, vectors.shape[1])
         owner = shard_of_rows(coord, f"passages_{v}", len(cluster), reader.size)
         with ThreadPoolExecutor(len(cluster)) as pool:  # the shards load and index at the same time
@@ -45,6 +50,25 @@ def publish(url: str, reader: IndexReader, vectors: np.ndarray, unit_vectors: np
         finish(coord, cluster, version, reader.size, sum(lengths) / max(1, len(lengths)), reader.manifest,
                reader.registry.to_json(), reader.diacritics.to_json() if reader.diacritics is not None else None)
     return version
+
+
+def publish_index(url: str, index_dir: Path, token_cache: Path) -> str:
+    """Publish the current version of an index folder that was built earlier (e.g. an evaluation index):
+    the vectors come from its files (exact while its dense index is exact, i.e. up to N_EXACT passages),
+    the tokens from the token cache (or pyvi again)."""
+    from indexer.build import embedding_text  # build imports this module
+
+    reader = IndexReader(index_dir)
+    rows = list(range(reader.size))
+    passages = reader.passages(rows)
+    tokens = TokenCache(token_cache).tokenize([embedding_text(p.title, p.section, p.text) for p in passages])
+    return publish(url, reader, reader.dense.vectors(rows), np.asarray(reader.unit_vectors), tokens)
+
+
+def finish_again(coord: psycopg.Connection, version: str) -> None:
+    coord.execute("INSERT INTO tracuu_current (one, version) VALUES (true, %s) "
+                  "ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version", (version,))
+    coord.execute("SELECT pg_advisory_unlock(%s)", (PUBLISH_LOCK,))
 
 
 def begin(coord: psycopg.Connection, url: str) -> list[Shard]:
