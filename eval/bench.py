@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from eval.live_server import free_port, serve
+from eval.live_server import TRACUU, free_port, serve, start
 from indexer.build import build_index, embedding_text
 from indexer.documents import read_corpus
 from indexer.embedding_cache import EmbeddingCache
@@ -88,9 +88,10 @@ def _loadgen(url: str, clients: int, requests: int, queries_file: Path) -> dict:
 def serving(settings: Settings, backend: str, requests: int, clients=(1, 8, 32), work_dir: Path | None = None) -> dict:
     work = Path(work_dir or tempfile.mkdtemp(prefix="tracuu-bench-"))
     index_dir = work / "index"
-    if read_index_missing(index_dir):
+    if read_index_missing(index_dir) or settings.postgres:
         encoder = load_indexing_encoder(settings.model, settings.models_dir, settings.index_backend, settings.onnx_quant)
-        build_index(settings.corpus_dir, index_dir, encoder, EmbeddingCache(settings.embedding_cache))
+        build_index(settings.corpus_dir, index_dir, encoder, EmbeddingCache(settings.embedding_cache),
+                    store=settings.postgres)
     questions = [json.loads(line)["question"] for line in GOLD.open(encoding="utf-8")]
     queries_file = work / "queries.json"
     queries_file.write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
@@ -99,12 +100,17 @@ def serving(settings: Settings, backend: str, requests: int, clients=(1, 8, 32),
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     # Ready means a first question answered (model loaded, warm), not just /healthz.
-    proc = serve(index_dir, port, ready="/api/search?" + urlencode({"q": "Bình Thuận có bao nhiêu dân?"}),
-                 poll_s=0.05, env={**os.environ, "TRACUU_BACKEND": backend})
+    ready = "/api/search?" + urlencode({"q": "Bình Thuận có bao nhiêu dân?"})
+    env = {**os.environ, "TRACUU_BACKEND": backend}
+    if settings.postgres:  # the same server over the PostgreSQL store (docs/cluster.md)
+        proc = start([str(TRACUU), "serve", "--store", settings.postgres, "--port", str(port)], port, ready=ready,
+                     poll_s=0.05, env=env)
+    else:
+        proc = serve(index_dir, port, ready=ready, poll_s=0.05, env=env)
     first = time.perf_counter() - started
     try:
         loads = [_loadgen(url, n, requests if n == 1 else requests * 2, queries_file) for n in clients]
-        return {"backend": backend, "first_answer_s": round(first, 2), "loads": loads,
+        return {"backend": backend, "store": "postgresql" if settings.postgres else "embedded", "first_answer_s": round(first, 2), "loads": loads,
                 "peak_rss_mb": _peak_rss_mb(proc.pid)}
     finally:
         proc.terminate()

@@ -310,6 +310,7 @@ def bench(
     alqac_limit: Annotated[int, typer.Option("--alqac-limit", help="Số điều luật alqac-legal để đo tốc độ lập chỉ mục")] = 300,
     skip_indexing: Annotated[bool, typer.Option("--skip-indexing", help="Bỏ qua phần đo tốc độ lập chỉ mục")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="In báo cáo JSON ra stdout")] = False,
+    store: StoreOpt = None,
 ) -> None:
     """Đo tốc độ: lập chỉ mục theo từng bộ mã hóa, độ trễ và thông lượng của máy chủ thật qua HTTP."""
     from rich.table import Table
@@ -317,7 +318,7 @@ def bench(
     from eval.bench import run_bench
 
     with err.status("Đang đo …"):
-        report = run_bench(settings_of(ctx), serve_backend=backend, requests=requests, alqac_limit=alqac_limit,
+        report = run_bench(settings_of(ctx, store), serve_backend=backend, requests=requests, alqac_limit=alqac_limit,
                            skip_indexing=skip_indexing)
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
