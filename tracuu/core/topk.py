@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 DENSE = 0.5  # a list in more than this share of the passages may be looked up instead of read whole
-LOOKUP_COST = 60  # one galloping lookup costs about as much as adding this many postings (measured)
+LOOKUP_COST = 60.0  # one galloping lookup costs about as much as adding this many postings (measured)
 
 
 @njit(cache=True, nogil=True)
@@ -100,7 +100,7 @@ def _add(data, indices, start, end, count, partial):
 
 
 @njit(cache=True, nogil=True)
-def _split(partial, rest, lengths, dense, cut):
+def _split(partial, rest, lengths, dense, cut, lookup_cost):
     """How many of the dense lists to add in full (the rest are looked up): the cheapest estimate over
     the splits s where rest[s] < cut (a row that none of the lists read touches cannot reach cut)."""
     m = lengths.shape[0]
@@ -121,7 +121,7 @@ def _split(partial, rest, lengths, dense, cut):
     best, best_cost, alive = m, 1e300, 0
     for split in range(m, first - 1, -1):
         alive += last[split]
-        cost = added + LOOKUP_COST * alive * (m - split)
+        cost = added + lookup_cost * alive * (m - split)
         if cost < best_cost:
             best, best_cost = split, cost
         if split > first:
@@ -130,7 +130,7 @@ def _split(partial, rest, lengths, dense, cut):
 
 
 @njit(cache=True, nogil=True)
-def _candidates(data, indices, indptr, terms, counts, bounds, dense, num_docs, k, margin):
+def _candidates(data, indices, indptr, terms, counts, bounds, dense, num_docs, k, margin, lookup_cost):
     """Rows (ascending) that may be in the top k, with their sums (float64, close to but not exactly
     the final scores): steps 1 and 2. terms[:dense] are read in full; terms[dense:] are the dense ones,
     by bound descending; counts: multiplicities; bounds: the most each adds to a row's score."""
@@ -144,7 +144,7 @@ def _candidates(data, indices, indptr, terms, counts, bounds, dense, num_docs, k
     theta = _kth(partial, k) * (1 - margin)  # k rows score at least theta
     cut = theta * (1 - margin) / (1 + margin)  # a row whose bound stays below cut scores below theta
     lengths = indptr[terms + 1] - indptr[terms]
-    split = _split(partial, rest, lengths, dense, cut)
+    split = _split(partial, rest, lengths, dense, cut, lookup_cost)
     for i in range(dense, split):
         _add(data, indices, indptr[terms[i]], indptr[terms[i] + 1], counts[i], partial)
     found = np.empty(num_docs, dtype=np.int64)  # pages never written cost nothing
@@ -210,7 +210,7 @@ class TopK:
         margin = 1e-6 + 4 * len(ids) * 2.0 ** -24
         k = min(k, self.num_docs)
         rows, sums = _candidates(self.data, self.indices, self.indptr, terms[order], counts[order].astype(np.float32),
-                                 bounds[order], len(order) - len(dense), self.num_docs, k, margin)
+                                 bounds[order], len(order) - len(dense), self.num_docs, k, margin, float(LOOKUP_COST))
         if len(rows) > k:  # only the rows that can still reach the k-th best sum
             kth = np.partition(sums, len(sums) - k)[len(sums) - k]
             rows = rows[sums * (1 + margin) >= kth * (1 - margin)]
@@ -223,5 +223,6 @@ class TopK:
         """Compile the functions for these arrays' types, or load them from numba's cache (~3 s to
         compile on this machine, ~0.1 s to load)."""
         empty = np.zeros(0, dtype=np.int64)
-        _candidates(self.data, self.indices, self.indptr, empty, np.zeros(0, dtype=np.float32), np.zeros(0), 0, 0, 1, 0.0)
+        _candidates(self.data, self.indices, self.indptr, empty, np.zeros(0, dtype=np.float32), np.zeros(0), 0, 0, 1, 0.0,
+                    float(LOOKUP_COST))
         _exact(self.data, self.indices, self.indptr, empty, empty)
