@@ -34,7 +34,7 @@ def run(args, settings: Settings) -> dict:
     common = {"data": str(data), "sigma": args.sigma, "repeats": args.repeats, "latency_queries": args.latency_queries}
     n_exact = args.n_exact if args.n_exact is not None else dense.N_EXACT
     report: dict = {"setup": {"sizes": args.sizes, "k": K, "recall_at": RECALL_AT, "n_exact": n_exact,
-                              "repeats": args.repeats, "latency_queries": args.latency_queries,
+                              "repeats": args.repeats, "latency_queries": args.latency_queries, "sides": args.sides,
                               "cpus": os.cpu_count(), "load_average": os.getloadavg(), "base": base},
                     "dense": [], "exact": [], "lexical": [], "compared": []}
     limit = args.memory_limit_mb
@@ -56,26 +56,21 @@ def run(args, settings: Settings) -> dict:
 
     for n in args.sizes:
         common["n"] = n
-        report["dense"].append(dense_index("auto", out / f"n{n}", unmapped=True))
-        if report["dense"][-1].get("params", {}).get("type") == "flat":
-            report["exact"].append(report["dense"][-1])
-        else:  # the exact index at the same size
-            report["exact"].append(dense_index("flat", out / f"n{n}-flat", sweep=False))
-            if args.compare and n == max(args.sizes):  # the alternatives, at the largest size
-                report["compared"] += [dense_index(kind, out / f"n{n}-{kind}") for kind in ("ivf-8bit-rerank", "ivf-float32", "hnsw")]
-        folder = out / f"n{n}-lexical"
-        try:
-            lexical = run_job("lexical_build", common, folder, limit, log)
-            report["lexical"].append({**lexical, **run_job("lexical_measure", common, folder, limit, log)})
-        except RuntimeError as exc:
-            report["lexical"].append({"n": n, "error": str(exc)})
-        if not args.keep:
-            shutil.rmtree(folder, ignore_errors=True)
+        if "dense" in args.sides:
+            report["dense"].append(dense_index("auto", out / f"n{n}", unmapped=True))
+            if report["dense"][-1].get("params", {}).get("type") == "flat":
+                report["exact"].append(report["dense"][-1])
+            else:  # the exact index at the same size
+                report["exact"].append(dense_index("flat", out / f"n{n}-flat", sweep=False))
+                if args.compare and n == max(args.sizes):  # the alternatives, at the largest size
+                    report["compared"] += [dense_index(kind, out / f"n{n}-{kind}") for kind in ("ivf-8bit-rerank", "ivf-float32", "hnsw")]
+        if "lexical" in args.sides:
+            report["lexical"].append(lexical_index(common, out / f"n{n}-lexical", args, limit, log))
         write_outputs(report, out)
-    ladder = [s for s in SWEEP if s <= max(args.sizes)]
+    ladder = [s for s in SWEEP if s <= max(args.sizes)] if "dense" in args.sides else []
     if ladder:
         report["exact_sweep"] = run_job("exact_sweep", {**common, "sizes": ladder}, out / "sweep", limit, log)
-    if not args.synthetic_only:
+    if not args.synthetic_only and "dense" in args.sides:
         encoder = {"model": settings.model, "models_dir": str(settings.models_dir.resolve())}
         try:
             report["encoder"] = run_job("encoder_rss", encoder, out / "encoder", limit, log)
@@ -90,6 +85,24 @@ def run(args, settings: Settings) -> dict:
         shutil.copy(out / "scale.md", docs / "scale.md")
     log(f"done: {out / 'scale.json'}")
     return report
+
+
+def lexical_index(common: dict, folder: Path, args, limit: float, log) -> dict:
+    """Build the bm25s index (or, with --reuse, take the one a former run kept in folder), then load it
+    in a fresh process and measure it."""
+    built = folder / "lexical_build.result.json"
+    try:
+        if args.reuse and built.exists() and (folder / "lexical").is_dir():
+            lexical = {**json.loads(built.read_text(encoding="utf-8")), "reused": True}
+            log(f"lexical_build n={common['n']}: reused {folder / 'lexical'}")
+        else:
+            lexical = run_job("lexical_build", common, folder, limit, log)
+        return {**lexical, **run_job("lexical_measure", common, folder, limit, log)}
+    except RuntimeError as exc:
+        return {"n": common["n"], "error": str(exc)}
+    finally:
+        if not (args.keep or args.reuse):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,6 +124,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memory-limit-mb", type=float, default=10_000)
     parser.add_argument("--compare", action="store_true", help="also build and measure HNSW at the largest size")
     parser.add_argument("--keep", action="store_true", help="keep the built indexes in OUT/n<N>")
+    parser.add_argument("--sides", nargs="+", choices=("dense", "lexical"), default=["dense", "lexical"],
+                        help="measure only these sides (--sides lexical: no dense index is built)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse the lexical indexes a former run kept in OUT/n<N>-lexical (and keep them)")
     parser.add_argument("--docs", default=None, help="also copy scale.png and scale.md into this folder")
     parser.add_argument("--benchmarks", type=Path, default=None,
                         help="folder of the BEIR benchmark sets (default: the settings' benchmarks, TRACUU_BENCHMARKS)")

@@ -157,7 +157,9 @@ def job_lexical_build(p: dict) -> dict:
 
 def job_lexical_measure(p: dict) -> dict:
     """Latency of a lexical search as a request makes it: the question's tokens (query_tokens, once per
-    request), then LexicalIndex.search over them."""
+    request), then LexicalIndex.search over them (the pruned exact top k), with bm25s's full scoring of
+    every passage (search_bm25s, the former search) timed in interleaved passes; and how often the two
+    agree with the reference (every passage scored, ranked by score, then row)."""
     from tracuu.core.lexical import LexicalIndex
     from tracuu.core.textnorm import query_tokens
 
@@ -167,37 +169,38 @@ def job_lexical_measure(p: dict) -> dict:
         query_tokens(q)  # pyvi's model loads on first use: not part of the index
     result: dict = {"rss_before_mb": memory()}
     started = time.perf_counter()
-    index = LexicalIndex.load(folder / "lexical")
+    index = LexicalIndex.load(folder / "lexical")  # includes loading (or compiling) tracuu.core.topk
     result["load_s"] = round(time.perf_counter() - started, 3)
     result["rss_loaded_mb"] = memory()
-    result.update(latency(lambda q: index.search(query_tokens(q), K), questions, p["repeats"]))
+    search = {"run": index.search}
+    variants = {"": lambda: search.update(run=index.search), "full": lambda: search.update(run=index.search_bm25s)}
+    result.update(latency(lambda q: search["run"](query_tokens(q), K), questions, p["repeats"], variants))
     result["tokenize_p50_ms"] = latency(query_tokens, questions, 1)["p50_ms"]
     result["rss_searched_mb"] = memory()
-    # Where the time goes: bm25s's scoring of every passage (np.add.at over the query tokens' postings),
-    # the rest being tokenization and the top-k selection over all N scores.
     usable = [index.usable(query_tokens(q)) for q in questions]
-    result["scoring_p50_ms"] = latency(lambda t: index.scores_from_ids(index.token_ids(t)) if t else None,
-                                       usable, 1)["p50_ms"]
     result["postings_per_query_median"] = int(np.median([int(index.posting_lengths(t).sum()) for t in usable]))
-    # What-if: leave out the query tokens found in more than 10% of the passages (their IDF is low, their
-    # postings are most of the work); agreement with the full top 10.
-    n_docs = index.passage_count
-
-    def pruned(query: str) -> np.ndarray:
-        tokens = index.usable(query_tokens(query))
-        ids = index.token_ids(tokens)
-        if not ids:
-            return np.array([], dtype=np.int64)
-        lengths = index.posting_lengths(tokens)
-        keep = [v for v, length in zip(ids, lengths.tolist()) if length <= 0.1 * n_docs] or [ids[int(np.argmin(lengths))]]
-        scores = index.scores_from_ids(keep)
-        top = np.argpartition(-scores, K - 1)[:K]
-        return top[np.argsort(-scores[top], kind="stable")]
-
-    overlap = np.mean([len(set(pruned(q)[:10].tolist()) & set(index.search(query_tokens(q), 10).rows.tolist())) / 10
-                       for q in questions])
-    result["pruned_high_df"] = {**latency(pruned, questions, p["repeats"]), "top10_overlap": round(float(overlap), 3)}
+    result["agreement"] = lexical_agreement(index, usable)
     return result
+
+
+def lexical_agreement(index, queries: list[list[str]], k: int = 10) -> dict:
+    """Shares of queries whose top k from search equals the reference's (rows, order and float32 scores),
+    and the former search's (rows and order; scores)."""
+    exact = same_rows = same_scores = 0
+    for tokens in queries:
+        hits, former = index.search(tokens, k), index.search_bm25s(tokens, k)
+        if tokens:
+            scores = index.scores_from_ids(index.token_ids(tokens))
+            top = np.lexsort((np.arange(len(scores)), -scores))[:k]
+            top = top[scores[top] > 0]
+        else:
+            top, scores = np.array([], dtype=np.int64), np.array([], dtype=np.float32)
+        exact += hits.rows.tolist() == top.tolist() and hits.scores.tobytes() == scores[top].astype(np.float32).tobytes()
+        same_rows += hits.rows.tolist() == former.rows.tolist()
+        same_scores += hits.scores.tobytes() == former.scores.tobytes()
+    n = max(1, len(queries))
+    return {"queries": len(queries), "k": k, "same_as_reference": round(exact / n, 4),
+            "same_rows_as_full_scoring": round(same_rows / n, 4), "same_scores_as_full_scoring": round(same_scores / n, 4)}
 
 
 def job_encoder_rss(p: dict) -> dict:
