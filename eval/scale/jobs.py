@@ -176,11 +176,24 @@ def job_lexical_measure(p: dict) -> dict:
     variants = {"": lambda: search.update(run=index.search), "full": lambda: search.update(run=index.search_bm25s)}
     result.update(latency(lambda q: search["run"](query_tokens(q), K), questions, p["repeats"], variants))
     result["tokenize_p50_ms"] = latency(query_tokens, questions, 1)["p50_ms"]
+    result["cpu_p50_ms"] = cpu_p50(lambda q: index.search(query_tokens(q), K), questions)
+    result["full_cpu_p50_ms"] = cpu_p50(lambda q: index.search_bm25s(query_tokens(q), K), questions)
     result["rss_searched_mb"] = memory()
     usable = [index.usable(query_tokens(q)) for q in questions]
     result["postings_per_query_median"] = int(np.median([int(index.posting_lengths(t).sum()) for t in usable]))
     result["agreement"] = lexical_agreement(index, usable)
     return result
+
+
+def cpu_p50(run, items: list) -> float:
+    """Median CPU milliseconds of this thread per run(item): on a shared machine, the latency without
+    the time other processes hold the cores (their use of caches and memory still counts)."""
+    times = []
+    for item in items:
+        started = time.thread_time()
+        run(item)
+        times.append((time.thread_time() - started) * 1000)
+    return round(float(np.median(times)), 3)
 
 
 def lexical_agreement(index, queries: list[list[str]], k: int = 10) -> dict:
