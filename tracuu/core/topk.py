@@ -148,7 +148,7 @@ def _candidates(data, indices, indptr, terms, counts, bounds, dense, num_docs, k
     theta = _kth(partial, k) * (1 - margin)  # k rows score at least theta
     cut = theta * (1 - margin) / (1 + margin)  # a row whose bound stays below cut scores below theta
     lengths = indptr[terms + 1] - indptr[terms]
-    split = _split(partial, rest, lengths, dense, cut, lookup_cost)
+    split = _split(partial, rest, lengths, dense, cut, lookup_cost) if dense < m else m
     for i in range(dense, split):
         _add(data, indices, indptr[terms[i]], indptr[terms[i] + 1], counts[i], partial)
     found = np.empty(num_docs, dtype=np.int64)  # pages never written cost nothing
