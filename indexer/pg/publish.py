@@ -22,7 +22,8 @@ from indexer.token_cache import TokenCache
 from indexer.writer import IndexBusy
 from tracuu.core.dense import N_EXACT
 from tracuu.core.pg.schema import (COORDINATOR_TABLES, FOREIGN_PARTITION, HNSW_INDEX, KEEP_VERSIONS, SHARD_INDEXES,
-                                   SHARD_TABLES, SHARDED, Shard, StoreUnavailable, connect, shards, table_suffix)
+                                   SHARD_TABLES, SHARDED, Shard, StoreUnavailable, connect, shards, table_suffix,
+                                   term_statistics)
 from tracuu.core.store import IndexReader
 
 PUBLISH_LOCK = 0x7472_6163  # pg_advisory_lock key: one publish at a time per coordinator ("trac")
@@ -45,9 +46,8 @@ def publish(url: str, reader: IndexReader, vectors: np.ndarray, unit_vectors: np
         with ThreadPoolExecutor(len(cluster)) as pool:  # the shards load and index at the same time
             list(pool.map(lambda s: load_shard(s, coord.info.user, v, reader, owner == s.number - 1, vectors,
                                                unit_vectors, tokens), cluster))
-        load_coordinator(coord, v, reader, tokens)
-        lengths = [len(t) for t in tokens]
-        finish(coord, cluster, version, reader.size, sum(lengths) / max(1, len(lengths)), reader.manifest,
+        avgdl = load_coordinator(coord, v, reader, tokens)
+        finish(coord, cluster, version, reader.size, avgdl, reader.manifest,
                reader.registry.to_json(), reader.diacritics.to_json() if reader.diacritics is not None else None)
     return version
 
@@ -154,7 +154,8 @@ def load_shard(shard: Shard, user: str, v: str, reader: IndexReader, mine: np.nd
         index_shard(conn, v, len(rows))
 
 
-def load_coordinator(coord: psycopg.Connection, v: str, reader: IndexReader, tokens: Sequence[Sequence[str]]) -> None:
+def load_coordinator(coord: psycopg.Connection, v: str, reader: IndexReader, tokens: Sequence[Sequence[str]]) -> float:
+    """Documents and the lexical statistics; returns the average passage length (in tokens)."""
     with coord.cursor() as cur:
         with cur.copy(f"COPY documents_{v} FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["text"] * 8)
@@ -162,12 +163,19 @@ def load_coordinator(coord: psycopg.Connection, v: str, reader: IndexReader, tok
                 copy.write_row(reader.db.execute(
                     "SELECT doc_id, source, title, byline, sha256, text, kind, date FROM documents WHERE doc_id = ?",
                     (doc_id,)).fetchone())
-        df = Counter(token for passage in tokens for token in set(passage))
-        with cur.copy(f"COPY terms_{v} FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["text", "int4"])
-            for token, n in df.items():
-                copy.write_row((token, n))
-    coord.execute(f"ANALYZE documents_{v}, terms_{v}")
+    coord.execute(f"ANALYZE documents_{v}")
+    return copy_terms(coord, v, tokens)
+
+
+def copy_terms(coord: psycopg.Connection, v: str, tokens: Sequence[Sequence[str]]) -> float:
+    """The lexical statistics (tracuu.core.pg.schema.term_statistics); returns the average length."""
+    df, avgdl = term_statistics(tokens)
+    with coord.cursor() as cur, cur.copy(f"COPY terms_{v} FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["text", "int4"])
+        for token, n in df.items():
+            copy.write_row((token, n))
+    coord.execute(f"ANALYZE terms_{v}")
+    return avgdl
 
 
 def version_tables(conn: psycopg.Connection) -> dict[str, list[str]]:

@@ -110,8 +110,10 @@ class PgReader:
         self.cached_texts = Memo(2_000)
 
     def per_shard(self, table: str, select: str) -> str:
-        """One statement: `select` (with {t} for the table) on every shard's partition, in parallel."""
-        return " UNION ALL ".join(f"({select.format(t=f'{table}_{self.v}_s{i}')})" for i in range(1, self.n_shards + 1))
+        """One statement: `select` (with {t} for the table, {i} for the shard's number) on every shard's
+        partition, in parallel."""
+        return " UNION ALL ".join(f"({select.format(t=f'{table}_{self.v}_s{i}', i=i)})"
+                                  for i in range(1, self.n_shards + 1))
 
     # ---- the methods of tracuu.core.store.IndexReader ----
 
@@ -237,7 +239,10 @@ class PgDense:
 
 
 class PgLexical:
-    """The lexical side: BM25 in SQL, equal to tracuu.core.lexical.LexicalIndex's bm25s scores."""
+    """The lexical side: BM25 in SQL, equal to tracuu.core.lexical.LexicalIndex's bm25s scores. Each
+    shard sums the postings of the query's tokens, ~0.5 µs a posting: its cost grows with the corpus
+    (docs/cluster.md: a MaxScore-style bound from the rare tokens never held on real questions at k = 50,
+    since their many common words can together add more than the 50th score)."""
 
     def __init__(self, reader: PgReader):
         self.reader = reader

@@ -35,9 +35,22 @@ CREATE TABLE units_{v} (row int PRIMARY KEY, passage_row int, start int, "end" i
 """
 SHARD_INDEXES = """
 CREATE INDEX ON passages_{v} (doc_id);
-CREATE INDEX ON postings_{v} (token) INCLUDE (row, tf, length);
+CREATE INDEX ON postings_{v} (token, row) INCLUDE (tf, length);
 CREATE INDEX ON units_{v} (passage_row);
 """
+def term_statistics(tokens) -> tuple[dict[str, int], float]:
+    """(df of every token, the average length) of the passages' tokens: what the coordinator keeps
+    for BM25 (terms_<v>, tracuu_versions.avgdl)."""
+    from collections import Counter
+
+    df: Counter = Counter()
+    total = 0
+    for passage in tokens:
+        df.update(set(passage))
+        total += len(passage)
+    return dict(df), total / max(1, len(tokens)) or 1.0
+
+
 HNSW_INDEX = "CREATE INDEX ON passages_{v} USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64)"
 HNSW_EF_SEARCH = 200  # set on each shard's database: pgvector's default (40) loses recall at k = 50
 
