@@ -86,7 +86,8 @@ def publish_corpus(url: str, vectors: np.ndarray, tokens: RecombinedTokens, hnsw
     return {"build_s": built, "shards_detail": per_shard, "disk_mb": round(disk / 2**20), "version": version}
 
 
-def measure(url: str, vectors: np.ndarray, queries: np.ndarray, questions: list[str], tokens: RecombinedTokens) -> dict:
+def measure(url: str, vectors: np.ndarray, queries: np.ndarray, questions: list[str], tokens: RecombinedTokens,
+            sides=("dense", "lexical")) -> dict:
     import faiss
 
     from tracuu.core.lexical import LexicalIndex
@@ -96,8 +97,9 @@ def measure(url: str, vectors: np.ndarray, queries: np.ndarray, questions: list[
     reader = PgReader(url)
     token_lists = [lexical_tokens(q) for q in questions]
     out = {}
-    for side, run in (("dense", lambda i: reader.dense.search(queries[i], K)),
-                      ("lexical", lambda i: reader.lexical.search(token_lists[i], K))):
+    runs = {"dense": lambda i: reader.dense.search(queries[i], K),
+            "lexical": lambda i: reader.lexical.search(token_lists[i], K)}
+    for side, run in ((side, runs[side]) for side in sides):
         for i in range(min(20, len(questions))):
             try:
                 run(i)  # warm-up: caches, connections
@@ -137,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hnsw", choices=["auto", "always", "never"], default="auto",
                         help="auto: as a build (HNSW when a shard holds more than tracuu.core.dense.N_EXACT)")
     parser.add_argument("--port", type=int, default=56432)
+    parser.add_argument("--sides", nargs="+", choices=["dense", "lexical"], default=["dense", "lexical"])
     parser.add_argument("--sigma", type=float, default=0.02)
     args = parser.parse_args(argv)
     hnsw = {"auto": None, "always": True, "never": False}[args.hnsw]
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
             try:
                 built = publish_corpus(url, vectors, tokens, hnsw)
                 result = {"passages": n, "shards": shards, "hnsw": args.hnsw, **built,
-                          **measure(url, vectors, queries, questions, tokens), "load_average": os.getloadavg()}
+                          **measure(url, vectors, queries, questions, tokens, args.sides), "load_average": os.getloadavg()}
             finally:
                 cluster("down", shards, args.port)
             print(json.dumps(result), flush=True)

@@ -227,3 +227,33 @@ def test_a_build_killed_while_publishing_leaves_the_published_version(served):
     while httpx.get(f"{base}/healthz").json()["index_version"] == before and time.monotonic() < deadline:
         time.sleep(0.3)
     assert httpx.get(f"{base}/healthz").json()["index_version"] != before
+
+
+def shard_processes(env: dict, number: int) -> list[int]:
+    """The PostgreSQL processes of shard `number`: its postmaster and every child."""
+    folder = Path(env["TRACUU_CLUSTER_DIR"]) / f"shard{number}"
+    postmaster = int((folder / "postmaster.pid").read_text().split()[0])
+    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
+    return [postmaster, *map(int, children)]
+
+
+def test_a_hanging_shard_is_a_503_within_5_s_not_a_hang(served):
+    """SIGSTOP freezes the shard's processes: connections stay open and nothing answers."""
+    base, _, env, *_ = served
+    question = {"q": "Tỉnh Bình Thuận có bao nhiêu dân?"}
+    assert httpx.get(f"{base}/api/search", params=question).status_code == 200
+    frozen = shard_processes(env, 1)
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        answer = httpx.get(f"{base}/api/search", params={"q": "Ai là tác giả bài viết?"}, timeout=30)
+        assert time.monotonic() - started < 5.5
+        assert answer.status_code == 503 and "thử lại" in answer.json()["detail"]
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{base}/api/search", params=question, timeout=30).status_code != 200:
+        assert time.monotonic() < deadline, "the search did not recover after the shard woke up"
+        time.sleep(0.5)
