@@ -22,7 +22,10 @@ from tests.conftest import CORPUS, REPO, SETTINGS
 from tracuu.core.pg.schema import connect, shards, table_suffix
 
 SCRIPT = REPO / "scripts" / "cluster"
-UIT = SETTINGS.benchmarks / "uit-regulations-qa"
+# The benchmark sets sit beside the checkout (../shared/benchmarks); a clone elsewhere finds them there.
+UIT = next((root / "uit-regulations-qa" for root in (SETTINGS.benchmarks, REPO.parent / "shared" / "benchmarks",
+                                                      Path("/work/shared/benchmarks"))
+            if (root / "uit-regulations-qa").is_dir()), SETTINGS.benchmarks / "uit-regulations-qa")
 
 
 def free_ports(n: int) -> int:
