@@ -54,3 +54,13 @@ def test_store_setting():
 def test_names():
     assert is_postgres_url("postgresql://a/b") and is_postgres_url("postgres://a") and not is_postgres_url("/tmp/x")
     assert table_suffix("20261203T091029-25332") == "20261203t091029_25332"
+
+
+def test_a_bad_store_on_the_command_line_is_refused_with_a_message():
+    from typer.testing import CliRunner
+
+    from tracuu.cli import app
+
+    result = CliRunner().invoke(app, ["ask", "Bình Thuận có bao nhiêu dân?", "--store", "mysql://x"])
+    assert result.exit_code == 1
+    assert "--store mysql://x" in result.output and "postgresql://" in result.output

@@ -59,6 +59,12 @@ class StoredPassage:
 
 
 
+def in_article(rows, article: str) -> list[int]:
+    """The rows whose place (e.g. "Chương II, Điều 5") is exactly "Điều <article>", from (row, place)
+    pairs that a LIKE '%Điều <article>%' already narrowed (both stores)."""
+    return [row for row, place in rows if re.search(rf"Điều {re.escape(article)}(?:,|$)", place)]
+
+
 def current_version(index_dir: Path) -> Path | None:
     link = index_dir / "current"
     return link.resolve() if link.exists() else None
@@ -125,7 +131,7 @@ class IndexReader:
             f"SELECT row, place FROM passages WHERE doc_id IN ({marks}) AND place LIKE ? ORDER BY row",
             [*doc_ids, f"%Điều {article}%"],
         )
-        return [row for row, place in rows if re.search(rf"Điều {re.escape(article)}(?:,|$)", place)]
+        return in_article(rows, article)
 
     def unit_spans(self, rows: list[int]) -> dict[int, list[tuple[int, int, int]]]:
         """The answer units of several passages in one query: passage row -> [(unit row, start, end)]."""

@@ -29,7 +29,7 @@ from tracuu.core.hits import Hits
 from tracuu.core.lexical import B, K1
 from tracuu.core.pg.schema import StoreUnavailable, connect, shards, table_suffix
 from tracuu.core.registry import Registry
-from tracuu.core.store import IndexUnavailable, StoredPassage
+from tracuu.core.store import IndexUnavailable, StoredPassage, in_article
 
 DEADLINE_S = 4.5  # a request never waits longer than this on the database (the statement timeout is 4 s)
 CONNECTIONS = 4  # threads (each with its own connection) that run statements for one reader
@@ -132,7 +132,7 @@ class PgReader:
     def rows_of_article(self, doc_ids: list[str], article: str) -> list[int]:
         rows = self.db.rows(f"SELECT row, place FROM passages_{self.v} WHERE doc_id = ANY(%s) AND place LIKE %s "
                             "ORDER BY row", (list(doc_ids), f"%Điều {article}%"))
-        return [row for row, place in rows if re.search(rf"Điều {re.escape(article)}(?:,|$)", place)]
+        return in_article(rows, article)
 
     def unit_spans(self, rows: list[int]) -> dict[int, list[tuple[int, int, int]]]:
         found: dict[int, list[tuple[int, int, int]]] = {r: [] for r in rows}
