@@ -55,6 +55,15 @@ FEATURES = (
     "sent_best_overlap",  # the best syllable share of any unit
     "numbers_found",  # share of the query's numbers in the best unit (-1: the query names none)
     "names_found",  # share of the query's capitalized-name syllables in the passage (-1: none)
+    # Against the other candidates, and where the words stand: what tells near-duplicates apart.
+    "sent_cos_gap",  # sent_cos_max minus the best sent_cos_max among the candidates
+    "overlap_gap",  # overlap minus the best overlap among the candidates
+    "lex_unit_share",  # the query's syllables in the best unit over those in the whole passage
+    "span_ratio",  # the query's distinct syllables found / the shortest stretch of the passage holding them
+    "unit_span_ratio",  # the same inside the best unit
+    "unit_new_number",  # the best unit holds a number the query does not name (a count, an amount)
+    "passage_new_number",  # the same anywhere in the passage
+    "unit_year",  # the best unit names a year (19xx, 20xx)
 )
 # Passages whose token sets are kept in memory: about 45 KB each for a 900-character passage with its units
 # (measured on alqac-legal), so at most ~135 MB; the cache is emptied when full.
@@ -69,6 +78,49 @@ def _share(wanted: set, have: set) -> float:
     return len(wanted & have) / len(wanted) if wanted else 0.0
 
 
+def _numbers(tokens) -> frozenset:
+    return frozenset(t for t in tokens if any(c.isdigit() for c in t))
+
+
+def _has_year(numbers: frozenset) -> float:
+    return float(any(len(t) == 4 and t[:2] in ("19", "20") and t.isdigit() for t in numbers))
+
+
+def positions_of(sequence: Sequence[str]) -> dict[str, tuple[int, ...]]:
+    """token -> where it stands in the sequence."""
+    found: dict[str, list[int]] = {}
+    for i, t in enumerate(sequence):
+        found.setdefault(t, []).append(i)
+    return {t: tuple(p) for t, p in found.items()}
+
+
+def span_ratio(positions: dict[str, tuple[int, ...]], wanted: set) -> float:
+    """Distinct `wanted` tokens found (positions_of a sequence) over the length of the shortest stretch
+    holding each of them (1.0: side by side; 0.0: none found)."""
+    found = sorted((i, t) for t in wanted if t in positions for i in positions[t])
+    need = len({t for _, t in found})
+    if not need:
+        return 0.0
+    inside: dict[str, int] = {}
+    shortest, left = found[-1][0] - found[0][0] + 1, 0
+    for i, t in found:  # sliding window over the positions of wanted tokens
+        inside[t] = inside.get(t, 0) + 1
+        while len(inside) == need:
+            shortest = min(shortest, i - found[left][0] + 1)
+            first = found[left][1]
+            inside[first] -= 1
+            if not inside[first]:
+                del inside[first]
+            left += 1
+    return need / shortest
+
+
+def _gap(values: np.ndarray) -> np.ndarray:
+    """Each value minus the best of the query's candidates (NaN stays NaN)."""
+    finite = values[np.isfinite(values)]
+    return values - finite.max() if finite.size else values
+
+
 def _normalized(scores: np.ndarray, listed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """scores minus, over and as a z-score against the query's own top list (`listed`)."""
     if listed.size == 0:
@@ -81,19 +133,24 @@ def _normalized(scores: np.ndarray, listed: np.ndarray) -> tuple[np.ndarray, np.
 
 @dataclass(frozen=True)
 class PassageTerms:
-    """A passage's accent-free syllables, bigrams, title syllables and length, and the same for each of
-    its answer units (with the units' rows, for their vectors)."""
+    """A passage's accent-free syllables (where each stands, as a set, its numbers), bigrams, title
+    syllables and length, and the same for each of its answer units (with the units' rows, for their
+    vectors)."""
 
+    positions: dict
     tokens: frozenset
     bigrams: frozenset
     title: frozenset
     length: int
     unit_rows: tuple[int, ...] = ()
+    unit_positions: tuple[dict, ...] = ()
     unit_tokens: tuple[frozenset, ...] = ()
     unit_bigrams: tuple[frozenset, ...] = ()
+    numbers: frozenset = frozenset()
+    unit_numbers: tuple[frozenset, ...] = ()
 
 
-_EMPTY = PassageTerms(frozenset(), frozenset(), frozenset(), 0)
+_EMPTY = PassageTerms({}, frozenset(), frozenset(), frozenset(), 0)
 
 
 class PassageTokens:
@@ -115,16 +172,22 @@ class PassageTokens:
                 pieces = [syllable_tokens(passage.text[s - passage.start:e - passage.start], folded=True)
                           for _, s, e in units.get(passage.row, [])]
                 self._cache[(version, passage.row)] = PassageTerms(
-                    frozenset(tokens), frozenset(_bigrams(tokens)), frozenset(title), len(tokens),
-                    tuple(u for u, _, _ in units.get(passage.row, [])),
-                    tuple(frozenset(t) for t in pieces), tuple(frozenset(_bigrams(t)) for t in pieces))
+                    positions_of(tokens), frozenset(tokens), frozenset(_bigrams(tokens)), frozenset(title),
+                    len(tokens), tuple(u for u, _, _ in units.get(passage.row, [])),
+                    tuple(positions_of(t) for t in pieces), tuple(frozenset(t) for t in pieces),
+                            tuple(frozenset(_bigrams(t)) for t in pieces), _numbers(tokens),
+                    tuple(_numbers(t) for t in pieces))
         return [self._cache.get((version, r), _EMPTY) for r in rows]
 
 
+UNIT_COLUMNS = 11  # what sentence_features returns per passage
+
+
 def sentence_features(reader, query: Query, vector: np.ndarray, passages: list[PassageTerms]) -> np.ndarray:
-    """The sentence-evidence columns of FEATURES (sent_cos_max … names_found) for each passage; NaN where a
-    passage has no answer units (an index built without them)."""
-    out = np.full((len(passages), 7), np.nan)
+    """Per passage, the columns sent_cos_max … names_found of FEATURES, then lex_unit_share,
+    unit_span_ratio, unit_new_number and unit_year; NaN where a passage has no answer units (an index
+    built without them)."""
+    out = np.full((len(passages), UNIT_COLUMNS), np.nan)
     q_set, q_bigrams = set(query.folded_syllables), _bigrams(query.folded_syllables)
     names = query.names
     units = [u for p in passages for u in p.unit_rows]
@@ -145,6 +208,11 @@ def sentence_features(reader, query: Query, vector: np.ndarray, passages: list[P
         out[i, 3] = _share(q_bigrams, p.unit_bigrams[best])
         out[i, 4] = max(_share(q_set, t) for t in p.unit_tokens)
         out[i, 5] = _share(query.numbers, p.unit_tokens[best]) if query.numbers else -1.0
+        out[i, 7] = len(q_set & p.unit_tokens[best]) / max(1, len(q_set & p.tokens))
+        out[i, 8] = span_ratio(p.unit_positions[best], q_set)
+        numbers = p.unit_numbers[best]
+        out[i, 9] = float(bool(numbers - q_set))
+        out[i, 10] = _has_year(numbers)
     return out
 
 
@@ -182,18 +250,25 @@ def candidate_features(
 
     q_tokens = query.folded_syllables
     q_set, q_bigrams = set(q_tokens), _bigrams(q_tokens)
+    if not n:
+        return rows, np.zeros((0, len(FEATURES)))
     passages = (tokens or PassageTokens()).get(reader, rows)
+    overlap = np.array([_share(q_set, p.tokens) for p in passages], dtype=np.float64)
+    units = sentence_features(reader, query, vector, passages)
     features = np.column_stack([
         d_scores, d_gap, d_z, d_ranks,
         l_scores, l_ratio, l_z, l_ranks,
         rrf, rrf_rank,
         np.full(n, known_share), np.full(n, len(q_tokens)),
-        [_share(q_set, p.tokens) for p in passages],
+        overlap,
         [_share(q_bigrams, p.bigrams) for p in passages],
         [_share(q_set, p.title) for p in passages],
         [p.length for p in passages],
-        sentence_features(reader, query, vector, passages),
-    ]).astype(np.float64) if n else np.zeros((0, len(FEATURES)))
+        units[:, :7],
+        _gap(units[:, 0]), _gap(overlap), units[:, 7],
+        [span_ratio(p.positions, q_set) for p in passages], units[:, 8], units[:, 9],
+        [float(bool(p.numbers - q_set)) for p in passages], units[:, 10],
+    ]).astype(np.float64)
     return rows, features
 
 

@@ -214,7 +214,9 @@ def test_sentence_features_read_the_best_unit(reader):
     query = Query("học phí đóng tại phòng kế hoạch tài chính năm 2024 ở Hà Nội")
     terms = PassageTokens().get(reader, [1, 4])
     x = sentence_features(reader, query, reader.query_vector, terms)
-    cols = [name for name in FEATURES if name.startswith(("sent_", "numbers_", "names_"))]
+    cols = [name for name in FEATURES if name.startswith(("sent_cos_max", "sent_cos_second", "sent_overlap",
+                                                          "sent_bigram", "sent_best", "numbers_", "names_"))]
+    cols += ["lex_unit_share", "unit_span_ratio", "unit_new_number", "unit_year"]
     assert x.shape == (2, len(cols))
     f = dict(zip(cols, x[0]))
     assert f["sent_cos_max"] == pytest.approx(1.0, abs=1e-5)  # passage 1's second unit is the query vector
@@ -225,6 +227,10 @@ def test_sentence_features_read_the_best_unit(reader):
     assert f["sent_best_overlap"] >= f["sent_overlap"]
     assert f["numbers_found"] == 0.0  # "2024" is not in that unit
     assert f["names_found"] == 0.0  # nor "Hà Nội"
+    # the passage holds 8 of the query's syllables (hoc phi dong tai phong ke hoach chinh), its best unit 5
+    assert f["lex_unit_share"] == pytest.approx(5 / 8)
+    assert f["unit_span_ratio"] == pytest.approx(1.0)  # "phòng kế hoạch tài chính": side by side
+    assert f["unit_new_number"] == 0.0 and f["unit_year"] == 0.0
     g = dict(zip(cols, x[1]))
     assert g["sent_cos_max"] == pytest.approx(g["sent_cos_second"])  # one unit: second = best
     no_numbers = sentence_features(reader, Query("học phí"), reader.query_vector, terms)
@@ -235,6 +241,38 @@ def test_sentence_features_read_the_best_unit(reader):
 def test_passages_without_units_get_missing_sentence_features(reader):
     from server.ranker import PassageTerms, sentence_features
 
-    bare = PassageTerms(frozenset({"hoc"}), frozenset(), frozenset(), 1)
+    bare = PassageTerms({"hoc": (0,)}, frozenset({"hoc"}), frozenset(), frozenset(), 1)
     x = sentence_features(reader, Query("học phí"), reader.query_vector, [bare])
     assert np.isnan(x[0, :6]).all() and x[0, 6] == -1.0  # no units; the query names nobody
+    assert np.isnan(x[0, 7:]).all()
+
+
+def test_span_ratio_is_found_words_over_the_shortest_stretch_holding_them():
+    from server.ranker import positions_of, span_ratio
+
+    def ratio(text, wanted):
+        return span_ratio(positions_of(text.split()), wanted)
+
+    assert ratio("a b c d", {"b", "c"}) == 1.0
+    assert ratio("b x x c", {"b", "c"}) == pytest.approx(2 / 4)
+    assert ratio("b x x c b c", {"b", "c"}) == 1.0  # the later, closer pair counts
+    assert ratio("b x c x x a", {"a", "b", "c"}) == pytest.approx(3 / 6)
+    assert ratio("x b x", {"b", "z"}) == 1.0  # only what is found is spanned
+    assert ratio("x y", {"b"}) == 0.0
+
+
+def test_gap_and_number_features_compare_candidates():
+    from server.ranker import PassageTokens, _gap, _has_year, _numbers
+
+    gaps = _gap(np.array([0.5, np.nan, 0.8]))
+    assert gaps[0] == pytest.approx(-0.3) and np.isnan(gaps[1]) and gaps[2] == 0.0
+    assert _numbers(["co", "693", "dang", "1,3"]) == {"693", "1,3"}
+    assert _has_year(_numbers(["nam", "2018"])) == 1.0 and _has_year(_numbers(["1.300", "39"])) == 0.0
+    reader = FakeReader()  # passage 2 names "1,0"; a query naming it finds no new number there
+    rows, x = candidate_features(reader, Query("cảnh báo học vụ dưới 1,0"), reader.query_vector,
+                                 *lists(reader, 8, 8), 1.0, 1.0)
+    new = x[:, COL["passage_new_number"]]
+    assert new[rows.index(2)] == 0.0 and new[rows.index(3)] == 1.0  # "50" is new; "1,0" was asked
+    assert new[rows.index(0)] == 0.0
+    assert x[:, COL["sent_cos_gap"]].max() == 0.0 and (x[:, COL["sent_cos_gap"]] <= 0).all()
+    assert x[:, COL["overlap_gap"]].max() == 0.0
