@@ -97,10 +97,13 @@ def positions_of(sequence: Sequence[str]) -> dict[str, tuple[int, ...]]:
 def span_ratio(positions: dict[str, tuple[int, ...]], wanted: set) -> float:
     """Distinct `wanted` tokens found (positions_of a sequence) over the length of the shortest stretch
     holding each of them (1.0: side by side; 0.0: none found)."""
-    found = sorted((i, t) for t in wanted if t in positions for i in positions[t])
-    need = len({t for _, t in found})
-    if not need:
-        return 0.0
+    present = [t for t in wanted if t in positions]
+    need = len(present)
+    if need <= 1:
+        return float(need)
+    found = sorted((i, t) for t in present for i in positions[t])
+    if len(found) == need:  # each found once: the stretch is from the first to the last
+        return need / (found[-1][0] - found[0][0] + 1)
     inside: dict[str, int] = {}
     shortest, left = found[-1][0] - found[0][0] + 1, 0
     for i, t in found:  # sliding window over the positions of wanted tokens
