@@ -65,7 +65,8 @@ def test_the_page_refuses_odd_k_without_a_500(client, k):
 def test_an_accentless_question_is_restored_in_the_api_and_on_the_page(client):
     body = client.get("/api/search", params={"q": "tinh binh thuan co bao nhieu dan", "k": 3}).json()
     assert body["query"] == "tinh binh thuan co bao nhieu dan"
-    assert body["restored_query"].startswith("tỉnh bình thuận có bao nhiêu")
+    # "dân", not the seed articles' far more frequent "dẫn" (hướng dẫn): a seeded question phrase
+    assert body["restored_query"] == "tỉnh bình thuận có bao nhiêu dân"
     assert any("1,3 triệu dân" in h["text"] for h in body["results"])
     page = client.get("/", params={"q": "tinh binh thuan co bao nhieu dan"})
     assert "Kết quả cho:" in page.text and "tỉnh bình thuận" in page.text

@@ -25,7 +25,8 @@ from tracuu.core.textnorm import fold, has_diacritics, syllable_tokens
 SEED = (
     "có bao nhiêu; bao nhiêu người; là gì; là ai; ai là; ở đâu; khi nào; vào ngày nào; ngày nào; năm nào; "
     "như thế nào; thế nào; tại sao; vì sao; có phải; có không; được không; làm gì; những gì; cái gì; "
-    "bao lâu; mấy; bao giờ; của ai; do ai; ai ký; ban hành ngày nào; có những; gồm những gì"
+    "bao lâu; mấy; bao giờ; của ai; do ai; ai ký; ban hành ngày nào; có những; gồm những gì; "
+    "bao nhiêu dân; dân số; người dân; bao nhiêu tuổi; bao nhiêu năm"
 )
 SEED_WEIGHT = 3
 LAMBDA = 0.8  # weight of the bigram estimate against the unigram one
