@@ -175,11 +175,13 @@ class PassageTokens:
                 pieces = [syllable_tokens(passage.text[s - passage.start:e - passage.start], folded=True)
                           for _, s, e in units.get(passage.row, [])]
                 self._cache[(version, passage.row)] = PassageTerms(
-                    positions_of(tokens), frozenset(tokens), frozenset(_bigrams(tokens)), frozenset(title),
-                    len(tokens), tuple(u for u, _, _ in units.get(passage.row, [])),
-                    tuple(positions_of(t) for t in pieces), tuple(frozenset(t) for t in pieces),
-                            tuple(frozenset(_bigrams(t)) for t in pieces), _numbers(tokens),
-                    tuple(_numbers(t) for t in pieces))
+                    positions=positions_of(tokens), tokens=frozenset(tokens), bigrams=frozenset(_bigrams(tokens)),
+                    title=frozenset(title), length=len(tokens), numbers=_numbers(tokens),
+                    unit_rows=tuple(u for u, _, _ in units.get(passage.row, [])),
+                    unit_positions=tuple(positions_of(t) for t in pieces),
+                    unit_tokens=tuple(frozenset(t) for t in pieces),
+                    unit_bigrams=tuple(frozenset(_bigrams(t)) for t in pieces),
+                    unit_numbers=tuple(_numbers(t) for t in pieces))
         return [self._cache.get((version, r), _EMPTY) for r in rows]
 
 
