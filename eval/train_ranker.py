@@ -162,14 +162,16 @@ def assign_folds(groups: dict[tuple[str, str], int], folds: int, seed: int = SEE
     return {key: fold_of[g] for key, g in groups.items()}
 
 
-def train(queries: Sequence[QueryData], rounds: int = ROUNDS):
-    """A lambdarank booster over the queries that have a relevant candidate (the others carry no signal)."""
+def train(queries: Sequence[QueryData], rounds: int = ROUNDS, params: dict = PARAMS,
+          names: Sequence[str] = FEATURES):
+    """A lambdarank booster over the queries that have a relevant candidate (the others carry no signal);
+    `names`: the columns the queries' features hold (eval.ranker_ablation trains on fewer)."""
     import lightgbm
 
     usable = [q for q in queries if len(q.rows) and q.labels.any()]
     data = lightgbm.Dataset(np.vstack([q.features for q in usable]), np.concatenate([q.labels for q in usable]),
-                            group=[len(q.rows) for q in usable], feature_name=list(FEATURES))
-    return lightgbm.train(PARAMS, data, num_boost_round=rounds)
+                            group=[len(q.rows) for q in usable], feature_name=list(names))
+    return lightgbm.train(params, data, num_boost_round=rounds)
 
 
 def score(split: Split, ranker: LearnedFusion | None, qids: Sequence[str] | None = None) -> dict[str, list[str]]:

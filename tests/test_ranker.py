@@ -276,3 +276,20 @@ def test_gap_and_number_features_compare_candidates():
     assert new[rows.index(0)] == 0.0
     assert x[:, COL["sent_cos_gap"]].max() == 0.0 and (x[:, COL["sent_cos_gap"]] <= 0).all()
     assert x[:, COL["overlap_gap"]].max() == 0.0
+
+
+def test_ablation_groups_name_every_feature_once_and_a_model_trains_without_one():
+    from eval.ranker_ablation import GROUPS, columns
+    from eval.train_ranker import QueryData, train
+
+    named = [f for group in GROUPS.values() for f in group]
+    assert sorted(named) == sorted(FEATURES)  # a new feature must join a group; a renamed one breaks this
+    rng = np.random.default_rng(0)
+    queries = [QueryData(f"q{i}", "", list(range(6)), rng.normal(size=(6, len(FEATURES))),
+                         np.eye(6)[i % 6]) for i in range(60)]
+    kept = [f for f in FEATURES if f not in GROUPS["spans"]]
+    narrow = columns(queries, kept)
+    assert narrow[0].features.shape == (6, len(kept))
+    assert np.array_equal(narrow[0].features[:, kept.index("rrf")], queries[0].features[:, FEATURES.index("rrf")])
+    booster = train(narrow, rounds=3, names=kept)
+    assert tuple(booster.feature_name()) == tuple(kept)

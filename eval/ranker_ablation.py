@@ -1,0 +1,117 @@
+"""Which groups of ranker features earn their place: the ranker retrained without each group.
+
+    python -m eval.ranker_ablation                 # every group, 3 seeds (about 15 minutes)
+    python -m eval.ranker_ablation --seeds 1 --groups spans numbers
+
+The candidates and features of every question are recorded once through the real `Searcher`, as
+`eval.train_ranker` records them (uit-regulations-qa dev + dev_wiki and their accentless copies for
+training, alqac-legal and uit-vicov19qa dev out of domain). Each configuration is then trained with the
+same grouped 5-fold CV and parameters, and scored offline over the recorded candidates: hit@1 and MRR@10
+of the documents in model order (the regulation fast path and the rows below the candidates are left
+out, so figures differ slightly from `eval.train_ranker`'s). One LightGBM model moves by about ±.01 when
+its columns change, so the scores of `--seeds` models are averaged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+from rich.console import Console
+
+from eval.train_ranker import (EVAL_ONLY, PARAMS, ROUNDS, SHIPPABLE, QueryData, QueryMemo, Split, assign_folds,
+                               groups_of, open_split, train)
+from indexer.embedding_cache import EmbeddingCache
+from server.ranker import FEATURES
+
+GROUPS = {
+    "scores": ("dense_score", "dense_gap", "dense_z", "dense_rank", "lex_score", "lex_ratio", "lex_z", "lex_rank",
+               "rrf", "rrf_rank"),
+    "words": ("known_share", "query_len", "overlap", "bigram_overlap", "title_overlap", "passage_len"),
+    "sentences": ("sent_cos_max", "sent_cos_second", "sent_overlap", "sent_bigram_overlap", "sent_best_overlap",
+                  "numbers_found", "names_found"),
+    "gaps": ("sent_cos_gap", "overlap_gap", "lex_unit_share"),
+    "spans": ("span_ratio", "unit_span_ratio"),
+    "numbers": ("unit_new_number", "passage_new_number", "unit_year"),
+}
+
+
+def metrics(split: Split, scores: dict[str, np.ndarray]) -> tuple[float, float]:
+    """hit@1 and MRR@10 of the split's documents ordered by `scores` (query id -> one per candidate)."""
+    hit = rr = 0.0
+    for q in split.queries:
+        if q.qid not in scores:
+            continue
+        docs = {p.row: p.doc_id for p in split.searcher.reader.passages(q.rows)}
+        ranked = list(dict.fromkeys(docs[q.rows[i]] for i in np.lexsort((q.rows, -scores[q.qid]))))[:10]
+        relevant = [split.dataset.qrels[q.qid].get(d, 0) > 0 for d in ranked]
+        hit += relevant[0] if relevant else 0
+        rr += next((1 / (k + 1) for k, r in enumerate(relevant) if r), 0.0)
+    return hit / len(split.queries), rr / len(split.queries)
+
+
+def columns(queries: Sequence[QueryData], names: Sequence[str]) -> list[QueryData]:
+    keep = [FEATURES.index(n) for n in names]
+    return [replace(q, features=q.features[:, keep]) if len(q.rows) else q for q in queries]
+
+
+def evaluate(ship: list[Split], other: list[Split], names: Sequence[str], seeds: int) -> dict[str, tuple]:
+    """Per split: CV scores on the training splits, the model on all of them for the others."""
+    fold_of = assign_folds(groups_of(ship), 5)
+    data = {s.key: columns(s.queries, names) for s in ship + other}
+
+    def models(queries):
+        return [train(queries, ROUNDS, {**PARAMS, "seed": seed}, names) for seed in range(seeds)]
+
+    def predict(boosters, q):
+        return np.mean([b.predict(q.features, num_threads=2) for b in boosters], axis=0)
+
+    scores: dict[str, dict[str, np.ndarray]] = {s.key: {} for s in ship + other}
+    for fold in range(5):
+        boosters = models([q for s in ship for q in data[s.key] if fold_of[(s.key, q.qid)] != fold])
+        for s in ship:
+            for q in data[s.key]:
+                if fold_of[(s.key, q.qid)] == fold and len(q.rows):
+                    scores[s.key][q.qid] = predict(boosters, q)
+    boosters = models([q for s in ship for q in data[s.key]])
+    for s in other:
+        scores[s.key] = {q.qid: predict(boosters, q) for q in data[s.key] if len(q.rows)}
+    return {s.key: metrics(s, scores[s.key]) for s in ship + other}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.ranker_ablation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--groups", nargs="*", choices=sorted(GROUPS), default=sorted(GROUPS))
+    args = parser.parse_args(argv)
+
+    from tracuu.core.encoders.select import settings_encoders
+    from tracuu.settings import Settings
+
+    console = Console(stderr=True)
+    settings = Settings()
+    passages, questions = settings_encoders(settings)
+    questions = QueryMemo(questions)
+    cache = EmbeddingCache(settings.embedding_cache)
+
+    def opened(pairs, accentless=False):
+        return [open_split(settings.benchmarks, n, s, passages, questions, cache, settings.home, console, accentless)
+                for n, s in pairs]
+
+    ship = opened(SHIPPABLE) + opened(SHIPPABLE, accentless=True)
+    other = opened(EVAL_ONLY)
+    report = {}
+    for label, names in [("all", FEATURES)] + [(f"without {g}", [f for f in FEATURES if f not in GROUPS[g]])
+                                                for g in args.groups]:
+        report[label] = evaluate(ship, other, names, args.seeds)
+        console.print(label, "  ".join(f"{key} {h:.3f}/{m:.3f}" for key, (h, m) in report[label].items()))
+    sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
