@@ -23,9 +23,7 @@ from dataclasses import replace
 import numpy as np
 from rich.console import Console
 
-from eval.train_ranker import (EVAL_ONLY, PARAMS, ROUNDS, SHIPPABLE, QueryData, QueryMemo, Split, assign_folds,
-                               groups_of, open_split, train)
-from indexer.embedding_cache import EmbeddingCache
+from eval.train_ranker import PARAMS, ROUNDS, QueryData, Split, assign_folds, groups_of, open_splits, train
 from server.ranker import FEATURES
 
 GROUPS = {
@@ -40,14 +38,19 @@ GROUPS = {
 }
 
 
-def metrics(split: Split, scores: dict[str, np.ndarray]) -> tuple[float, float]:
-    """hit@1 and MRR@10 of the split's documents ordered by `scores` (query id -> one per candidate)."""
+def documents(split: Split) -> dict[str, list[str]]:
+    """Each query's candidates as document ids, read once per split."""
+    return {q.qid: [p.doc_id for p in split.searcher.reader.passages(q.rows)] for q in split.queries if len(q.rows)}
+
+
+def metrics(split: Split, docs: dict[str, list[str]], scores: dict[str, np.ndarray]) -> tuple[float, float]:
+    """hit@1 and MRR@10 of the split's documents (`documents`) ordered by `scores` (query id -> one per
+    candidate)."""
     hit = rr = 0.0
     for q in split.queries:
         if q.qid not in scores:
             continue
-        docs = {p.row: p.doc_id for p in split.searcher.reader.passages(q.rows)}
-        ranked = list(dict.fromkeys(docs[q.rows[i]] for i in np.lexsort((q.rows, -scores[q.qid]))))[:10]
+        ranked = list(dict.fromkeys(docs[q.qid][i] for i in np.lexsort((q.rows, -scores[q.qid]))))[:10]
         relevant = [split.dataset.qrels[q.qid].get(d, 0) > 0 for d in ranked]
         hit += relevant[0] if relevant else 0
         rr += next((1 / (k + 1) for k, r in enumerate(relevant) if r), 0.0)
@@ -59,7 +62,8 @@ def columns(queries: Sequence[QueryData], names: Sequence[str]) -> list[QueryDat
     return [replace(q, features=q.features[:, keep]) if len(q.rows) else q for q in queries]
 
 
-def evaluate(ship: list[Split], other: list[Split], names: Sequence[str], seeds: int) -> dict[str, tuple]:
+def evaluate(ship: list[Split], other: list[Split], docs: dict[str, dict[str, list[str]]], names: Sequence[str],
+             seeds: int) -> dict[str, tuple]:
     """Per split: CV scores on the training splits, the model on all of them for the others."""
     fold_of = assign_folds(groups_of(ship), 5)
     data = {s.key: columns(s.queries, names) for s in ship + other}
@@ -80,7 +84,7 @@ def evaluate(ship: list[Split], other: list[Split], names: Sequence[str], seeds:
     boosters = models([q for s in ship for q in data[s.key]])
     for s in other:
         scores[s.key] = {q.qid: predict(boosters, q) for q in data[s.key] if len(q.rows)}
-    return {s.key: metrics(s, scores[s.key]) for s in ship + other}
+    return {s.key: metrics(s, docs[s.key], scores[s.key]) for s in ship + other}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,25 +93,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--groups", nargs="*", choices=sorted(GROUPS), default=sorted(GROUPS))
     args = parser.parse_args(argv)
 
-    from tracuu.core.encoders.select import settings_encoders
-    from tracuu.settings import Settings
-
     console = Console(stderr=True)
-    settings = Settings()
-    passages, questions = settings_encoders(settings)
-    questions = QueryMemo(questions)
-    cache = EmbeddingCache(settings.embedding_cache)
-
-    def opened(pairs, accentless=False):
-        return [open_split(settings.benchmarks, n, s, passages, questions, cache, settings.home, console, accentless)
-                for n, s in pairs]
-
-    ship = opened(SHIPPABLE) + opened(SHIPPABLE, accentless=True)
-    other = opened(EVAL_ONLY)
+    ship, other = open_splits(console)
+    docs = {s.key: documents(s) for s in ship + other}
     report = {}
     for label, names in [("all", FEATURES)] + [(f"without {g}", [f for f in FEATURES if f not in GROUPS[g]])
                                                 for g in args.groups]:
-        report[label] = evaluate(ship, other, names, args.seeds)
+        report[label] = evaluate(ship, other, docs, names, args.seeds)
         console.print(label, "  ".join(f"{key} {h:.3f}/{m:.3f}" for key, (h, m) in report[label].items()))
     sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
     return 0

@@ -218,6 +218,28 @@ def open_split(root: Path, name: str, split: str, passages, questions, cache, ho
     return Split(dataset, searcher, collect(searcher, dataset, console))
 
 
+def open_splits(console: Console, benchmarks: Path | None = None,
+                accentless: bool = True) -> tuple[list[Split], list[Split]]:
+    """(the training splits: SHIPPABLE, then with accentless their accentless copies; the EVAL_ONLY
+    splits), with the encoders and caches of the settings."""
+    from tracuu.core.encoders.select import settings_encoders
+    from tracuu.settings import Settings
+
+    settings = Settings()
+    passages, questions = settings_encoders(settings)
+    questions = QueryMemo(questions)
+    cache = EmbeddingCache(settings.embedding_cache)
+
+    def opened(pairs, accentless_copy=False):
+        return [open_split(benchmarks or settings.benchmarks, n, s, passages, questions, cache, settings.home,
+                           console, accentless_copy) for n, s in pairs]
+
+    ship, other = opened(SHIPPABLE), opened(EVAL_ONLY)
+    if accentless:  # the same MIT questions without diacritics: same labels, other features
+        ship += opened(SHIPPABLE, accentless_copy=True)
+    return ship, other
+
+
 def table(title: str, rows: dict[str, dict[str, dict[str, float]]]) -> Table:
     """rows: label -> split key -> metrics."""
     out = Table(title=title)
@@ -245,22 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="train on the questions as written only (no accentless copies)")
     args = parser.parse_args(argv)
 
-    from tracuu.core.encoders.select import settings_encoders
-    from tracuu.settings import Settings
-
     console = Console(stderr=True)
-    settings = Settings()
-    args.benchmarks = args.benchmarks or settings.benchmarks
     started = time.perf_counter()
-    passages, questions = settings_encoders(settings)
-    questions = QueryMemo(questions)
-    cache = EmbeddingCache(settings.embedding_cache)
-    opened = [open_split(args.benchmarks, n, s, passages, questions, cache, settings.home, console)
-              for n, s in SHIPPABLE + EVAL_ONLY]
-    ship, other = opened[:len(SHIPPABLE)], opened[len(SHIPPABLE):]
-    if not args.no_accentless:  # the same MIT questions without diacritics: same labels, other features
-        ship += [open_split(args.benchmarks, n, s, passages, questions, cache, settings.home, console, accentless=True)
-                 for n, s in SHIPPABLE]
+    ship, other = open_splits(console, args.benchmarks, accentless=not args.no_accentless)
     report: dict = {"features": list(FEATURES), "params": PARAMS, "rounds": args.rounds, "folds": args.folds,
                     "trained_on": [s.key for s in ship]}
 
