@@ -32,33 +32,22 @@ from server.ranker import LearnedFusion
 from server.search import LEXICAL_WEIGHT
 from tracuu.core.dense import set_search_threads
 from tracuu.core.encoders.select import settings_encoders
+from tracuu.core.fillers import LONG, drop_fillers, is_long, syllable_count
 from tracuu.core.hits import Hits
 from tracuu.core.query import Query
 from tracuu.core.store import IndexReader
-from tracuu.core.textnorm import normalize, syllable_tokens
 from tracuu.settings import Settings
 
 SETS = (("uit-vicov19qa", None), ("uit-regulations-qa", "dev"), ("alqac-legal", "dev"))  # None: --split
 DEPTH = 300  # passages per side, as `tracuu eval` asks, so recall@100 compares with docs/evaluation.md
 POOL = ranker_module.CANDIDATES  # 50: each side's top rows that go into the fusion
 DEPTHS = (50, 100, 200)  # f) first-stage depth per side for long questions
-LONG = 25  # syllables: a question with more is "long"
 MIN_PIECE = 6  # syllables: a shorter sentence ("Xin cảm ơn!") is joined to its neighbour
 FB_DOCS, FB_TERMS, FB_ORIGINAL = 10, 20, 0.5  # RM3 as Anserini's defaults, 20 tokens as a syllable has two forms
 ROCCHIO_DOCS, ROCCHIO_BETA = 5, 0.5  # d) q + 0.5 * mean of the top 5 passage vectors
 TIMING_EVERY = 5  # costs are measured on every 5th question
 METRICS = {"hit@1": "hit_rate@1", "mrr@10": "mrr@10", "recall@10": "recall@10", "recall@100": "recall@100"}
 
-# e) What a person adds around the question: greetings, thanks, who is asked, who asks, particles.
-FILLER_PHRASES = ("cho em hỏi", "cho tôi hỏi", "cho mình hỏi", "cho cháu hỏi", "cho con hỏi", "cho hỏi",
-                  "xin hỏi", "xin chào", "xin cảm ơn", "xin cám ơn", "chân thành cảm ơn", "rất mong",
-                  "tư vấn giúp", "tư vấn cho", "giải đáp giúp", "trả lời giúp", "muốn hỏi", "thưa bác sĩ",
-                  "chào bác sĩ", "nhờ bác sĩ", "các bác sĩ", "các chuyên gia")
-FILLER_WORDS = frozenset(normalize(w) for w in (  # compared with pyvi words: compounds take a "_"
-    "ạ", "à", "ơi", "nhé", "nha", "nhỉ", "dạ", "vâng", "thưa", "chào", "xin", "cảm_ơn", "cám_ơn", "em", "e",
-    "mình", "tôi", "tớ", "bác_sĩ", "bs", "chuyên_gia", "thì", "là", "mà", "vậy", "liệu", "giúp", "nhờ", "hỏi"))
-_PHRASES = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, FILLER_PHRASES), key=len, reverse=True))
-                      + r")\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+|\s*\n+\s*")
 
 
@@ -84,14 +73,6 @@ SPECS = (BASELINE, Spec("b) sentences, max", pieces="max"), Spec("b) sentences, 
 DEPTH_SPECS = (BASELINE, SPECS[-1])  # f) over the baseline and over the best combination of a) to e)
 
 
-def syllable_count(text: str) -> int:
-    return len(syllable_tokens(text))
-
-
-def is_long(text: str, threshold: int = LONG) -> bool:
-    return syllable_count(text) > threshold
-
-
 def question_pieces(text: str, min_syllables: int = MIN_PIECE) -> list[str]:
     """The question's sentences; one shorter than min_syllables is joined to the one before it (the first
     to the one after), so that "Xin cảm ơn!" is never a query of its own."""
@@ -102,28 +83,6 @@ def question_pieces(text: str, min_syllables: int = MIN_PIECE) -> list[str]:
         else:
             pieces.append(sentence)
     return pieces or [text]
-
-
-def drop_fillers(text: str, segment=None) -> str:
-    """The question without FILLER_PHRASES and FILLER_WORDS, cut out of the text as typed. Words are
-    pyvi's, so "trẻ em" keeps its "em"; a compound of fillers only ("Vậy_em") goes too. The question
-    itself if nothing would remain. `segment` is pyvi's tokenize (injectable)."""
-    if segment is None:
-        from pyvi import ViTokenizer
-        segment = ViTokenizer.tokenize
-    rest = _PHRASES.sub(" ", text)
-    cut, cursor = [], 0
-    for word in segment(rest).split():
-        found = re.compile(r"\s+".join(map(re.escape, word.split("_")))).search(rest, cursor)
-        cursor = found.end() if found else cursor
-        filler = normalize(word) in FILLER_WORDS or all(normalize(p) in FILLER_WORDS for p in word.split("_"))
-        if found and filler:
-            cut.append(found.span())
-    for start, end in reversed(cut):
-        rest = rest[:start] + " " + rest[end:]
-    rest = re.sub(r"\s*([,.;:!?…])(?:\s*[,.;:!?…])*", r"\1", " ".join(rest.split()))  # "không ạ ? ." -> "không?"
-    rest = re.sub(r"^[\s,.;:!?…]+", "", rest)
-    return rest if syllable_count(rest) else text
 
 
 def rm3_weights(tokens: list[str], feedback: list[tuple[float, dict[str, float]]], terms: int = FB_TERMS,
@@ -161,6 +120,14 @@ def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000
 
 
+def as_read(text: str) -> Query:
+    """A Query whose word matching reads `text` as given: the variant, not the product's own filler rule
+    (tracuu.core.fillers, which came out of this study), decides what BM25 sees."""
+    query = Query(text)
+    query.lexical_text = text
+    return query
+
+
 class Lab:
     """One evaluation index and the query encoder. Encodings, token lists and cleaned questions are
     computed once per run and remembered with what they cost."""
@@ -189,7 +156,7 @@ class Lab:
             self.encoder.encode_queries([self.restore(t) for t in texts]), dtype=np.float32))
 
     def tokens(self, text: str) -> tuple[tuple[str, ...], float]:
-        return self._remember(("tokens", text), lambda: Query(text).tokens)
+        return self._remember(("tokens", text), lambda: as_read(text).tokens)
 
     def clean(self, text: str) -> tuple[str, float]:
         return self._remember(("clean", text), lambda: drop_fillers(text))
@@ -266,7 +233,7 @@ def learned_order(lab: Lab, ranker: LearnedFusion, stage: Stage) -> list[tuple[i
     if not len(stage.lexical):
         return stage.dense.pairs()
     known = lab.reader.lexical.known_share(stage.tokens)
-    return ranker.rank(lab.reader, Query(stage.text), stage.vector, stage.dense, stage.lexical, LEXICAL_WEIGHT * known,
+    return ranker.rank(lab.reader, as_read(stage.text), stage.vector, stage.dense, stage.lexical, LEXICAL_WEIGHT * known,
                        known, [(r, 0.0) for r in fuse(lab, stage)])
 
 

@@ -1,26 +1,11 @@
-"""eval.long_questions: the pure pieces of the long-question study (sentences, fillers, RM3, Rocchio)."""
+"""eval.long_questions: the pure pieces of the long-question study (sentences, RM3, Rocchio)."""
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import pytest
 
-from eval.long_questions import (drop_fillers, is_long, pool_recall, question_pieces, rm3_weights, rocchio,
-                                 syllable_count)
-
-
-def words(text: str) -> str:
-    """A stand-in for pyvi: the few compounds these tests need, joined with "_", punctuation apart."""
-    for compound in ("bác sĩ", "trẻ em", "cảm ơn", "tiêm chủng"):
-        text = text.replace(compound, compound.replace(" ", "_"))
-    return re.sub(r"([,.?!])", r" \1", text)
-
-
-def test_long_means_more_than_the_threshold():
-    assert syllable_count("Tôi có tiêm được vaccine Covid-19 không?") == 8
-    assert not is_long("một " * 25) and is_long("một " * 26)
+from eval.long_questions import pool_recall, question_pieces, rm3_weights, rocchio
 
 
 def test_pieces_are_sentences_and_short_ones_join_a_neighbour():
@@ -37,12 +22,6 @@ def test_pieces_split_on_lowercase_sentence_starts_and_line_breaks():
     text = ("em đang cho con bú được 7 tháng tuổi? còn chồng em bị dị ứng hải sản thì sao\n"
             "và mẹ em 80 tuổi thì sao ạ")
     assert len(question_pieces(text)) == 3
-
-
-def test_fillers_are_dropped_but_content_words_stay():
-    assert drop_fillers("Thưa bác sĩ, cho em hỏi trẻ em có tiêm được không ạ? Em cảm ơn.", words) == \
-        "trẻ em có tiêm được không?"
-    assert drop_fillers("Tôi là bác sĩ", words) == "Tôi là bác sĩ"  # nothing would remain: kept whole
 
 
 def test_rm3_mixes_the_query_with_the_feedback_terms():

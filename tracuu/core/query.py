@@ -6,6 +6,7 @@ import re
 import unicodedata
 from functools import cached_property
 
+from tracuu.core.fillers import lexical_text
 from tracuu.core.references import Reference, find_query_references
 from tracuu.core.textnorm import fold, has_diacritics, nfc, query_tokens, syllable_tokens
 
@@ -68,17 +69,21 @@ class Query:
         return has_diacritics(self.text)
 
     @cached_property
+    def lexical_text(self) -> str:
+        """What word matching reads: the restored text if there is one, and a long question without its
+        greetings, thanks and particles (tracuu.core.fillers). Read after `Searcher.prepare`."""
+        return lexical_text(self.restored or self.text)
+
+    @cached_property
     def tokens(self) -> tuple[str, ...]:
-        """BM25 tokens: pyvi words, syllables and their folded forms; for accentless text the folded
-        syllables only, plus, once restored, the restored words and syllables (a wrongly restored syllable
-        still matches through its folded form, which is the typed one)."""
-        if self.restored:
-            return tuple(query_tokens(self.restored))
-        return tuple(query_tokens(self.text))
+        """BM25 tokens of lexical_text: pyvi words, syllables and their folded forms; for accentless text
+        the folded syllables only, plus, once restored, the restored words and syllables (a wrongly restored
+        syllable still matches through its folded form, which is the typed one)."""
+        return tuple(query_tokens(self.lexical_text))
 
     @cached_property
     def folded_syllables(self) -> tuple[str, ...]:
-        return tuple(syllable_tokens(self.text, folded=True))
+        return tuple(syllable_tokens(self.lexical_text, folded=True))
 
     @cached_property
     def numbers(self) -> frozenset[str]:
@@ -88,7 +93,7 @@ class Query:
     @cached_property
     def names(self) -> frozenset[str]:
         """Accent-free syllables of its capitalized words after the first ("Bình Thuận", "Hà Nội")."""
-        words = self.text.split()
+        words = self.lexical_text.split()
         return frozenset(t for w in words[1:] if w[:1].isupper() for t in syllable_tokens(w, folded=True))
 
     @cached_property
