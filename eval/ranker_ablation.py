@@ -9,7 +9,7 @@ training, alqac-legal and uit-vicov19qa dev out of domain). Each configuration i
 same grouped 5-fold CV and parameters, and scored offline over the recorded candidates: hit@1 and MRR@10
 of the documents in model order (the regulation fast path and the rows below the candidates are left
 out, so figures differ slightly from `eval.train_ranker`'s). One LightGBM model moves by about ±.01 when
-its columns change, so the scores of `--seeds` models are averaged.
+its columns change, so each configuration is an ensemble of `--seeds` models (`train_ensemble`, as shipped).
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from dataclasses import replace
 import numpy as np
 from rich.console import Console
 
-from eval.train_ranker import PARAMS, ROUNDS, QueryData, Split, assign_folds, groups_of, open_splits, train
+from eval.train_ranker import PARAMS, ROUNDS, SEEDS, QueryData, Split, assign_folds, groups_of, open_splits, train_ensemble
 from server.ranker import FEATURES
 
 GROUPS = {
     "scores": ("dense_score", "dense_gap", "dense_z", "dense_rank", "lex_score", "lex_ratio", "lex_z", "lex_rank",
                "rrf", "rrf_rank"),
-    "words": ("known_share", "query_len", "overlap", "bigram_overlap", "title_overlap", "passage_len"),
+    "query": ("known_share", "query_len"),
     "sentences": ("sent_cos_max", "sent_cos_second", "sent_overlap", "sent_bigram_overlap", "sent_best_overlap",
                   "numbers_found", "names_found"),
     "gaps": ("sent_cos_gap", "overlap_gap", "lex_unit_share"),
@@ -68,28 +68,25 @@ def evaluate(ship: list[Split], other: list[Split], docs: dict[str, dict[str, li
     fold_of = assign_folds(groups_of(ship), 5)
     data = {s.key: columns(s.queries, names) for s in ship + other}
 
-    def models(queries):
-        return [train(queries, ROUNDS, {**PARAMS, "seed": seed}, names) for seed in range(seeds)]
-
-    def predict(boosters, q):
-        return np.mean([b.predict(q.features, num_threads=2) for b in boosters], axis=0)
+    def model(queries):
+        return train_ensemble(queries, ROUNDS, seeds, PARAMS, names)
 
     scores: dict[str, dict[str, np.ndarray]] = {s.key: {} for s in ship + other}
     for fold in range(5):
-        boosters = models([q for s in ship for q in data[s.key] if fold_of[(s.key, q.qid)] != fold])
+        booster = model([q for s in ship for q in data[s.key] if fold_of[(s.key, q.qid)] != fold])
         for s in ship:
             for q in data[s.key]:
                 if fold_of[(s.key, q.qid)] == fold and len(q.rows):
-                    scores[s.key][q.qid] = predict(boosters, q)
-    boosters = models([q for s in ship for q in data[s.key]])
+                    scores[s.key][q.qid] = booster.predict(q.features, num_threads=2)
+    booster = model([q for s in ship for q in data[s.key]])
     for s in other:
-        scores[s.key] = {q.qid: predict(boosters, q) for q in data[s.key] if len(q.rows)}
+        scores[s.key] = {q.qid: booster.predict(q.features, num_threads=2) for q in data[s.key] if len(q.rows)}
     return {s.key: metrics(s, docs[s.key], scores[s.key]) for s in ship + other}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.ranker_ablation", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--groups", nargs="*", choices=sorted(GROUPS), default=sorted(GROUPS))
     args = parser.parse_args(argv)
 

@@ -43,10 +43,6 @@ FEATURES = (
     "rrf_rank",
     "known_share",  # share of the query's tokens the corpus knows (sets the RRF lexical weight)
     "query_len",  # syllables in the query
-    "overlap",  # share of the query's distinct syllables (accent-free) found in the passage
-    "bigram_overlap",  # the same for adjacent syllable pairs
-    "title_overlap",  # the same against the document title
-    "passage_len",  # syllables in the passage
     # Sentence evidence: the passage's answer units (sentences) against the query.
     "sent_cos_max",  # best cosine of a unit to the query
     "sent_cos_second",  # second best (the best again when the passage has one unit)
@@ -54,10 +50,12 @@ FEATURES = (
     "sent_bigram_overlap",  # the same for adjacent syllable pairs
     "sent_best_overlap",  # the best syllable share of any unit
     "numbers_found",  # share of the query's numbers in the best unit (-1: the query names none)
-    "names_found",  # share of the query's capitalized-name syllables in the passage (-1: none)
+    "names_found",  # share of the query's capitalized-name syllables in the passage or its document's title
+    # (-1: none): a paragraph of "… Tỉnh ủy Bình Thuận" is about Bình Thuận without naming it
     # Against the other candidates, and where the words stand: what tells near-duplicates apart.
     "sent_cos_gap",  # sent_cos_max minus the best sent_cos_max among the candidates
-    "overlap_gap",  # overlap minus the best overlap among the candidates
+    "overlap_gap",  # share of the query's syllables (accent-free) in the passage, minus the best such share
+    # among the candidates
     "lex_unit_share",  # the query's syllables in the best unit over those in the whole passage
     "span_ratio",  # the query's distinct syllables found / the shortest stretch of the passage holding them
     "unit_span_ratio",  # the same inside the best unit
@@ -136,15 +134,13 @@ def _normalized(scores: np.ndarray, listed: np.ndarray) -> tuple[np.ndarray, np.
 
 @dataclass(frozen=True)
 class PassageTerms:
-    """A passage's accent-free syllables (where each stands, as a set, its numbers), bigrams, title
-    syllables and length, and the same for each of its answer units (with the units' rows, for their
+    """A passage's accent-free syllables (where each stands, as a set, its numbers), its document title's
+    syllables, and the same with bigrams for each of its answer units (with the units' rows, for their
     vectors)."""
 
     positions: dict
     tokens: frozenset
-    bigrams: frozenset
-    title: frozenset
-    length: int
+    title: frozenset = frozenset()
     unit_rows: tuple[int, ...] = ()
     unit_positions: tuple[dict, ...] = ()
     unit_tokens: tuple[frozenset, ...] = ()
@@ -153,7 +149,7 @@ class PassageTerms:
     unit_numbers: tuple[frozenset, ...] = ()
 
 
-_EMPTY = PassageTerms({}, frozenset(), frozenset(), frozenset(), 0)
+_EMPTY = PassageTerms({}, frozenset())
 
 
 class PassageTokens:
@@ -171,12 +167,11 @@ class PassageTokens:
             units = reader.unit_spans(missing)
             for passage in reader.passages(missing):
                 tokens = syllable_tokens(passage.text, folded=True)
-                title = syllable_tokens(passage.title or "", folded=True)
                 pieces = [syllable_tokens(passage.text[s - passage.start:e - passage.start], folded=True)
                           for _, s, e in units.get(passage.row, [])]
                 self._cache[(version, passage.row)] = PassageTerms(
-                    positions=positions_of(tokens), tokens=frozenset(tokens), bigrams=frozenset(_bigrams(tokens)),
-                    title=frozenset(title), length=len(tokens), numbers=_numbers(tokens),
+                    positions=positions_of(tokens), tokens=frozenset(tokens), numbers=_numbers(tokens),
+                    title=frozenset(syllable_tokens(passage.title or "", folded=True)),
                     unit_rows=tuple(u for u, _, _ in units.get(passage.row, [])),
                     unit_positions=tuple(positions_of(t) for t in pieces),
                     unit_tokens=tuple(frozenset(t) for t in pieces),
@@ -199,7 +194,7 @@ def sentence_features(reader, query: Query, vector: np.ndarray, passages: list[P
     cosines = reader.unit_scores(units, vector) if units else np.zeros(0)
     at = 0
     for i, p in enumerate(passages):
-        out[i, 6] = _share(names, p.tokens) if names else -1.0
+        out[i, 6] = sum(n in p.tokens or n in p.title for n in names) / len(names) if names else -1.0
         n = len(p.unit_rows)
         if not n:
             continue
@@ -254,7 +249,7 @@ def candidate_features(
     rrf_rank[order_by(rows, rrf)] = np.arange(1, n + 1)
 
     q_tokens = query.folded_syllables
-    q_set, q_bigrams = set(q_tokens), _bigrams(q_tokens)
+    q_set = set(q_tokens)
     if not n:
         return rows, np.zeros((0, len(FEATURES)))
     passages = (tokens or PassageTokens()).get(reader, rows)
@@ -265,10 +260,6 @@ def candidate_features(
         l_scores, l_ratio, l_z, l_ranks,
         rrf, rrf_rank,
         np.full(n, known_share), np.full(n, len(q_tokens)),
-        overlap,
-        [_share(q_bigrams, p.bigrams) for p in passages],
-        [_share(q_set, p.title) for p in passages],
-        [p.length for p in passages],
         units[:, :7],
         _gap(units[:, 0]), _gap(overlap), units[:, 7],
         [span_ratio(p.positions, q_set) for p in passages], units[:, 8], units[:, 9],
