@@ -3,7 +3,8 @@
 Weighted reciprocal rank fusion (server/fusion.py) only looks at ranks. The ranker also sees the scores
 themselves (raw and normalized within the query), the RRF score, and cheap query–passage word overlap,
 so it can tell a clear winner from a near tie. It was trained by `python -m eval.train_ranker` on
-uit-regulations-qa only (the one benchmark whose license lets it ship); see the README's evaluation.
+uit-regulations-qa only (the one benchmark whose license lets it ship): three boosters (seeds) whose trees
+sit in one model file, so one prediction sums them; see docs/quality.md.
 
 At query time, for the candidates of `Searcher.search` in hybrid mode:
 - candidates = the union of the first CANDIDATES rows of each list;
