@@ -188,7 +188,7 @@ def test_shipped_model_loads_with_current_features():
     ranker = LearnedFusion.load()
     assert tuple(ranker.booster.feature_name()) == FEATURES
     assert ranker.booster.num_trees() > 0
-    assert MODEL_PATH.stat().st_size < 2_000_000  # package data: three boosters of 200 small trees, about 1 MB
+    assert MODEL_PATH.stat().st_size < 1_000_000  # package data: three boosters of 100 trees, about 0.5 MB
 
 
 def test_unknown_fusion_setting_is_refused(monkeypatch):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from tracuu.core.textnorm import normalize, syllable_tokens
+from tracuu.core.textnorm import _pyvi, normalize, syllable_tokens
 
 LONG = 25  # syllables: a question with more is "long"
 FILLER_PHRASES = ("cho em hỏi", "cho tôi hỏi", "cho mình hỏi", "cho cháu hỏi", "cho con hỏi", "cho hỏi",
@@ -37,11 +37,7 @@ def drop_fillers(text: str, segment=None) -> str:
     """The question without FILLER_PHRASES and FILLER_WORDS, cut out of the text as typed. Words are
     pyvi's, so "trẻ em" keeps its "em"; a compound of fillers only ("Vậy_em") goes too. The question
     itself if nothing would remain. `segment` is pyvi's tokenize (injectable)."""
-    if segment is None:
-        from pyvi import (
-            ViTokenizer,  # loads pyvi's model on first use, as textnorm.word_tokens does
-        )
-        segment = ViTokenizer.tokenize
+    segment = segment or _pyvi().tokenize
     rest = _PHRASES.sub(" ", text)
     cut, cursor = [], 0
     for word in segment(rest).split():
