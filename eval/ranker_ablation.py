@@ -63,22 +63,25 @@ def columns(queries: Sequence[QueryData], names: Sequence[str]) -> list[QueryDat
 
 
 def evaluate(ship: list[Split], other: list[Split], docs: dict[str, dict[str, list[str]]], names: Sequence[str],
-             seeds: int) -> dict[str, tuple]:
-    """Per split: CV scores on the training splits, the model on all of them for the others."""
-    fold_of = assign_folds(groups_of(ship), 5)
-    data = {s.key: columns(s.queries, names) for s in ship + other}
+             seeds: int, extra: Sequence[Split] = ()) -> dict[str, tuple]:
+    """Per split: CV scores on the training splits, the model on all of them for the others. `extra`:
+    more training queries (eval.ranker_pairs), folded with the questions about the same documents and
+    never scored."""
+    fold_of = assign_folds(groups_of([*ship, *extra]), 5)
+    data = {s.key: columns(s.queries, names) for s in [*ship, *other, *extra]}
+    training = [*ship, *extra]
 
     def model(queries):
         return train_ensemble(queries, ROUNDS, seeds, PARAMS, names)
 
     scores: dict[str, dict[str, np.ndarray]] = {s.key: {} for s in ship + other}
     for fold in range(5):
-        booster = model([q for s in ship for q in data[s.key] if fold_of[(s.key, q.qid)] != fold])
+        booster = model([q for s in training for q in data[s.key] if fold_of[(s.key, q.qid)] != fold])
         for s in ship:
             for q in data[s.key]:
                 if fold_of[(s.key, q.qid)] == fold and len(q.rows):
                     scores[s.key][q.qid] = booster.predict(q.features, num_threads=2)
-    booster = model([q for s in ship for q in data[s.key]])
+    booster = model([q for s in training for q in data[s.key]])
     for s in other:
         scores[s.key] = {q.qid: booster.predict(q.features, num_threads=2) for q in data[s.key] if len(q.rows)}
     return {s.key: metrics(s, docs[s.key], scores[s.key]) for s in ship + other}

@@ -318,3 +318,20 @@ def test_merged_boosters_score_the_sum_of_their_parts(tmp_path):
     merged.save_model(str(tmp_path / "m.txt"))  # and it ships: LearnedFusion loads it and ranks with it
     assert np.allclose(LearnedFusion.load(tmp_path / "m.txt").booster.predict(x), merged.predict(x))
     assert train_ensemble(queries, rounds=5, seeds=2).num_trees() == 10
+
+
+def test_title_pairs_ask_each_article_title_for_its_paragraphs(tmp_path):
+    import json
+
+    from eval.beir import Dataset
+    from eval.ranker_pairs import title_pairs
+
+    records = [("p1", "Lớp học phần", "Mỗi lớp học phần có một mã số."), ("p2", "Wikipedia", "Một đoạn bách khoa."),
+               ("p3", "", "Đoạn không tiêu đề."), ("p4", "Lớp học phần", "Lớp được mở khi đủ 50 sinh viên."),
+               ("p5", "Học phí học kỳ", "Học phí tính theo tín chỉ.")]
+    (tmp_path / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": i, "title": t, "text": x}, ensure_ascii=False) + "\n" for i, t, x in records), "utf-8")
+    pairs = title_pairs(Dataset("uit", tmp_path, "dev", {"q": "?"}, {"q": {"p1": 1}}))
+    asked = {text: set(pairs.qrels[qid]) for qid, text in pairs.queries.items()}
+    assert asked == {"Lớp học phần": {"p1", "p4"}, "Học phí học kỳ": {"p5"}}  # no "Wikipedia", no empty title
+    assert pairs.split == "titles" and pairs.name == "uit"
