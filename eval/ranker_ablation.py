@@ -2,6 +2,7 @@
 
     python -m eval.ranker_ablation                 # every group, 3 seeds (about 15 minutes)
     python -m eval.ranker_ablation --seeds 1 --groups spans numbers
+    python -m eval.ranker_ablation --groups --param objective=rank_xendcg    # other LightGBM settings
 
 The candidates and features of every question are recorded once through the real `Searcher`, as
 `eval.train_ranker` records them (uit-regulations-qa dev + dev_wiki and their accentless copies for
@@ -63,7 +64,7 @@ def columns(queries: Sequence[QueryData], names: Sequence[str]) -> list[QueryDat
 
 
 def evaluate(ship: list[Split], other: list[Split], docs: dict[str, dict[str, list[str]]], names: Sequence[str],
-             seeds: int, extra: Sequence[Split] = ()) -> dict[str, tuple]:
+             seeds: int, extra: Sequence[Split] = (), params: dict = PARAMS) -> dict[str, tuple]:
     """Per split: CV scores on the training splits, the model on all of them for the others. `extra`:
     more training queries (eval.ranker_pairs), folded with the questions about the same documents and
     never scored."""
@@ -72,7 +73,7 @@ def evaluate(ship: list[Split], other: list[Split], docs: dict[str, dict[str, li
     training = [*ship, *extra]
 
     def model(queries):
-        return train_ensemble(queries, ROUNDS, seeds, PARAMS, names)
+        return train_ensemble(queries, ROUNDS, seeds, params, names)
 
     scores: dict[str, dict[str, np.ndarray]] = {s.key: {} for s in ship + other}
     for fold in range(5):
@@ -87,11 +88,23 @@ def evaluate(ship: list[Split], other: list[Split], docs: dict[str, dict[str, li
     return {s.key: metrics(s, docs[s.key], scores[s.key]) for s in ship + other}
 
 
+def _param(text: str) -> tuple[str, object]:
+    name, _, value = text.partition("=")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.ranker_ablation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--groups", nargs="*", choices=sorted(GROUPS), default=sorted(GROUPS))
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a LightGBM parameter over the shipped ones (VALUE read as JSON when it parses), "
+                             "e.g. objective=binary, extra_trees=true")
     args = parser.parse_args(argv)
+    params = {**PARAMS, **dict(_param(p) for p in args.param)}
 
     console = Console(stderr=True)
     ship, other = open_splits(console)
@@ -99,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = {}
     for label, names in [("all", FEATURES)] + [(f"without {g}", [f for f in FEATURES if f not in GROUPS[g]])
                                                 for g in args.groups]:
-        report[label] = evaluate(ship, other, docs, names, args.seeds)
+        report[label] = evaluate(ship, other, docs, names, args.seeds, params=params)
         console.print(label, "  ".join(f"{key} {h:.3f}/{m:.3f}" for key, (h, m) in report[label].items()))
     sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
     return 0
