@@ -103,9 +103,15 @@ class Outcome:
     answerable: bool
     confidence: float
     top: list[dict]  # the first passages, for failures.jsonl
+    sentence: str | None = None  # the answer sentence the first passage shows highlighted
 
     def hit(self, k: int) -> bool:
         return any(self.ranks[:k])
+
+    @property
+    def sentence_hit(self) -> bool:
+        """The highlighted sentence of the first passage holds an answer: what a reader sees first is right."""
+        return self.sentence is not None and contains_answer(self.sentence, self.question.answers)
 
 
 def ask(searcher: Searcher, question: Question, mode: str) -> Outcome:
@@ -120,6 +126,7 @@ def ask(searcher: Searcher, question: Question, mode: str) -> Outcome:
         confidence=float(result.confidence),
         top=[{"passage": h.passage.id, "text": h.passage.text[:200] + ("…" if len(h.passage.text) > 200 else "")}
              for h in result.hits[:3]],
+        sentence=result.hits[0].answer.text if result.hits and result.hits[0].answer else None,
     )
 
 
@@ -128,13 +135,15 @@ def _mean(values: list[float]) -> float:
 
 
 def summarize(outcomes: list[Outcome]) -> dict:
-    """hit@1 and hit@5 per kind and overall (answerable questions only), and the answerable signal."""
+    """hit@1, hit@5 and sentence@1 (the first passage's highlighted sentence holds the answer) per kind and
+    overall (answerable questions only), and the answerable signal."""
     answerable = [o for o in outcomes if o.question.answerable]
     unanswerable = [o for o in outcomes if not o.question.answerable]
 
     def hits(group: list[Outcome]) -> dict:
         return {"questions": len(group), "hit@1": _mean([float(o.hit(1)) for o in group]),
-                "hit@5": _mean([float(o.hit(5)) for o in group])}
+                "hit@5": _mean([float(o.hit(5)) for o in group]),
+                "sentence@1": _mean([float(o.sentence_hit) for o in group])}
 
     kinds = sorted({o.question.kind for o in answerable})
     return {
@@ -151,20 +160,24 @@ def summarize(outcomes: list[Outcome]) -> dict:
 
 
 def failures(mode: str, outcomes: list[Outcome]) -> list[dict]:
-    """Answerable questions missed at rank 1, and questions whose answerable signal is wrong."""
+    """Answerable questions missed at rank 1 (or found there with another sentence highlighted), and
+    questions whose answerable signal is wrong."""
     rows = []
     for o in outcomes:
         q = o.question
         reasons = []
         if q.answerable and not o.hit(1):
             reasons.append("miss@1" if o.hit(K) else f"miss@{K}")
+        elif q.answerable and not o.sentence_hit:
+            reasons.append("other_sentence")
         if o.answerable != q.answerable:
             reasons.append("answerable_wrong")
         if reasons:
             rows.append({"mode": mode, "id": q.id, "kind": q.kind, "question": q.question, "answers": list(q.answers),
                          "doc": q.doc, "reasons": reasons, "answerable": o.answerable,
                          "confidence": round(o.confidence, 4),
-                         "hit_rank": next((r for r, ok in enumerate(o.ranks, 1) if ok), None), "top": o.top})
+                         "hit_rank": next((r for r, ok in enumerate(o.ranks, 1) if ok), None),
+                         "sentence": o.sentence, "top": o.top})
     return rows
 
 

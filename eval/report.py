@@ -98,9 +98,10 @@ def plot_beir(path: Path, title: str, metrics: dict[str, dict[str, float]], curv
 
 
 def gold_tables(report: dict) -> list[Table]:
-    """hit@1 / hit@5 by question kind and mode, then the answerable signal by mode."""
+    """hit@1 / hit@5 / sentence@1 by question kind and mode, then the answerable signal by mode."""
     modes = list(report["modes"])
-    hits = Table(title=f"Câu hỏi vàng {report['gold']} ({report['questions']} câu): hit@1 / hit@5",
+    hits = Table(title=f"Câu hỏi vàng {report['gold']} ({report['questions']} câu): hit@1 / hit@5 / "
+                       "câu tô sáng đúng@1",
                  title_justify="left")
     hits.add_column("loại")
     hits.add_column("số câu", justify="right")
@@ -108,7 +109,7 @@ def gold_tables(report: dict) -> list[Table]:
         hits.add_column(mode, justify="right")
     for kind in [*report["modes"][modes[0]]["kinds"], "overall"]:
         rows = [report["modes"][m]["overall"] if kind == "overall" else report["modes"][m]["kinds"][kind] for m in modes]
-        cells = [f"{r['hit@1']:.3f} / {r['hit@5']:.3f}" for r in rows]
+        cells = [f"{r['hit@1']:.3f} / {r['hit@5']:.3f} / {r['sentence@1']:.3f}" for r in rows]
         label = "[bold]tổng[/]" if kind == "overall" else kind
         hits.add_row(label, str(rows[0]["questions"]), *cells, end_section=kind == list(report["modes"][modes[0]]["kinds"])[-1])
     signal = Table(title="Tín hiệu 'trả lời được': tỉ lệ đúng / độ tin trung bình", title_justify="left")

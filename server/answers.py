@@ -75,7 +75,9 @@ def best_answer(
     cosines = vectors @ query_vector
     scores = [float(c) + OVERLAP_WEIGHT * terms.overlap(doc_text[s:e]) for c, (s, e) in zip(cosines, spans)]
     states = [asked.stated_by(doc_text[s:e]) if asked else False for s, e in spans]
-    best = max(range(len(spans)), key=lambda i: (states[i], scores[i]))  # ties: the first unit, as argmax
+    # Among those, the unit that introduces the document (its number, then its date) before one that cites it.
+    introduces = [asked.introduced_by(doc_text[s:e]) if asked else False for s, e in spans]
+    best = max(range(len(spans)), key=lambda i: (states[i], introduces[i], scores[i]))  # ties: the first unit
     start, end = spans[best]
     coverage = terms.coverage(doc_text[passage[0]:passage[1]])
     return Answer(text=doc_text[start:end], start=start, end=end, score=scores[best], coverage=coverage,
@@ -86,6 +88,9 @@ def best_answer(
 _ASKS_DATE = re.compile(r"\b(ngay nao|khi nao|bao gio|nam nao|thoi gian nao|luc nao|thoi diem nao|ngay bao nhieu)\b")
 _ASKS_ISSUER = re.compile(r"\b(ai ban hanh|do ai|cua ai|ai ky|co quan nao|ai ra|don vi nao|noi nao ban hanh)\b")
 _DATE = re.compile(r"\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{4}|ngay\s+\d{1,2}\s+thang\s+\d{1,2}")
+
+
+_INTRODUCED_WITHIN = 60  # characters from a document's number to its date ("58-QĐ/TW được … ban hành ngày 8-2-2022")
 
 
 def _number_tokens(text: str) -> set[str]:
@@ -109,6 +114,14 @@ class NamedQuestion:
         return cls(frozenset(n.lstrip("0") or "0" for e in entries if e.number for n in _number_tokens(e.number)),
                    tuple(fold(e.issuer).lower() for e in entries if e.issuer),
                    bool(_ASKS_DATE.search(asked)), bool(_ASKS_ISSUER.search(asked)))
+
+    def introduced_by(self, unit: str) -> bool:
+        """The unit gives the document with its date, as where it is introduced ("Quy định số 126-QĐ/TW,
+        ngày 28/02/2018 của Bộ Chính trị"), not as cited by another ("Hướng dẫn số 19, ngày 12/9/2019 …
+        thực hiện Quy định số 126")."""
+        folded = fold(unit).lower()
+        return any(_DATE.search(folded[m.end():m.end() + _INTRODUCED_WITHIN])
+                   for n in self.numbers for m in re.finditer(rf"(?<!\d)0*{n}(?!\d)", folded))
 
     def stated_by(self, unit: str) -> bool:
         if not self.numbers & _number_tokens(unit):

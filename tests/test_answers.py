@@ -43,6 +43,22 @@ def test_a_mere_mention_does_not_state_the_date():
     assert asked.stated_by(DOC[SPANS[0][0]:SPANS[0][1]])
 
 
+def test_a_bare_reference_gets_the_sentence_that_introduces_the_document():
+    doc = ("Hướng dẫn số 19-HD/BTCTW, ngày 12/9/2019 hướng dẫn thực hiện một số Điều trong Quy định số 126-QĐ/TW. "
+           "Quy định số 126-QĐ/TW, ngày 28/02/2018 của Bộ Chính trị về một số vấn đề bảo vệ chính trị nội bộ.")
+    spans = [(0, doc.index(" Quy định số 126-QĐ/TW, ngày")), (doc.index("Quy định số 126-QĐ/TW, ngày"), len(doc))]
+    entry = Entry(key="quy-dinh-126-qd-tw", type="Quy định", number="126", symbol="QĐ/TW", date="2018-02-28",
+                  issuer="Bộ Chính trị")
+    asked = NamedQuestion.of([entry], "QĐ 126")
+    cited, introduced = (doc[s:e] for s, e in spans)
+    assert asked.stated_by(cited) and asked.stated_by(introduced)  # both name it: the number alone cannot choose
+    assert asked.introduced_by(introduced) and not asked.introduced_by(cited)  # the date there is guideline 19's
+    vectors, query = unit_vectors(favourite=0)
+    answer = best_answer(query, QueryTerms("QĐ 126"), doc, (0, len(doc)), spans, vectors[:2, :2] @ np.eye(2, 3),
+                         asked)
+    assert (answer.start, answer.end) == spans[1]
+
+
 def test_issuer_question_needs_the_issuer():
     asked = NamedQuestion.of([ENTRY], "do ai ban hanh")  # accentless
     assert asked.issuer

@@ -12,6 +12,7 @@ import pytest
 from eval.beir import (DocHit, Dataset, ModeResult, compute_metrics, dedupe_documents, failures, load_dataset,
                        read_records)
 from eval.gold import Outcome, Question, contains_answer, summarize
+from eval.gold import failures as gold_failures
 from eval.indexes import EvalError
 from eval.report import trec_id, write_trec_run
 from indexer.passages import MAX_CHARS
@@ -213,19 +214,22 @@ def test_load_dataset_names_what_is_missing(tmp_path):
 
 
 def test_gold_summary_counts_hits_and_the_answerable_signal():
-    def outcome(kind, answers, ranks, answerable, confidence):
-        return Outcome(Question(kind, kind, "?", tuple(answers), None), ranks, answerable, confidence, [])
+    def outcome(kind, answers, ranks, answerable, confidence, sentence=None):
+        return Outcome(Question(kind, kind, "?", tuple(answers), None), ranks, answerable, confidence, [], sentence)
 
     outcomes = [
-        outcome("natural", ["x"], [True, False], True, 0.9),
-        outcome("natural", ["x"], [False, False, False, False, True], True, 0.7),
-        outcome("keyword", ["x"], [False] * 5, False, 0.2),
+        outcome("natural", ["x"], [True, False], True, 0.9, "câu có x."),
+        outcome("natural", ["x"], [False, False, False, False, True], True, 0.7, "câu khác."),
+        outcome("keyword", ["x"], [True] * 5, False, 0.2, "câu khác."),
         outcome("unanswerable", [], [False] * 5, False, 0.1),
         outcome("unanswerable", [], [False] * 5, True, 0.6),
     ]
     report = summarize(outcomes)
-    assert report["kinds"]["natural"] == {"questions": 2, "hit@1": 0.5, "hit@5": 1.0}
-    assert report["overall"] == pytest.approx({"questions": 3, "hit@1": 1 / 3, "hit@5": 2 / 3})
+    assert report["kinds"]["natural"] == {"questions": 2, "hit@1": 0.5, "hit@5": 1.0, "sentence@1": 0.5}
+    assert report["overall"] == pytest.approx({"questions": 3, "hit@1": 2 / 3, "hit@5": 1.0, "sentence@1": 1 / 3})
+    # found at rank 1 but with another sentence highlighted: listed, and not as a miss
+    assert [r["reasons"] for r in gold_failures("hybrid", outcomes) if r["kind"] == "keyword"] == [
+        ["other_sentence", "answerable_wrong"]]
     assert "unanswerable" not in report["kinds"]
     assert report["answerable_signal"]["answerable"] == pytest.approx(
         {"questions": 3, "accuracy": 2 / 3, "mean_confidence": 0.6})

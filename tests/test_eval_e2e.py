@@ -103,6 +103,8 @@ def test_eval_gold_reports_kinds_and_the_answerable_signal(tmp_path):
         miss5 = sum(1 for r in reasons if "miss@5" in r)
         assert mode["overall"]["hit@1"] == pytest.approx(1 - miss1 / n, abs=1e-3)
         assert mode["overall"]["hit@5"] == pytest.approx(1 - miss5 / n, abs=1e-3)
+        other = sum(1 for r in reasons if "other_sentence" in r)  # right passage, another sentence shown
+        assert mode["overall"]["sentence@1"] == pytest.approx(1 - (miss1 + other) / n, abs=1e-3)
         signal = mode["answerable_signal"]
         assert signal["unanswerable"]["questions"] == sum(1 for q in gold if not q["answers"])
         for group in signal.values():
