@@ -16,6 +16,7 @@ At query time, for the candidates of `Searcher.search` in hybrid mode:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,33 +189,32 @@ def sentence_features(reader, query: Query, vector: np.ndarray, passages: list[P
     """Per passage, the columns sent_cos_max … names_found of FEATURES, then lex_unit_share,
     unit_span_ratio, unit_new_number and unit_year; NaN where a passage has no answer units (an index
     built without them)."""
-    out = np.full((len(passages), UNIT_COLUMNS), np.nan)
     q_set, q_bigrams = set(query.folded_syllables), _bigrams(query.folded_syllables)
     names = query.names
     units = [u for p in passages for u in p.unit_rows]
-    cosines = reader.unit_scores(units, vector) if units else np.zeros(0)
-    at = 0
-    for i, p in enumerate(passages):
-        out[i, 6] = sum(n in p.tokens or n in p.title for n in names) / len(names) if names else -1.0
+    cosines = (reader.unit_scores(units, vector) if units else np.zeros(0)).tolist()  # floats: the loop is Python
+    rows, at, nan = [], 0, math.nan
+    for p in passages:
+        named = sum(n in p.tokens or n in p.title for n in names) / len(names) if names else -1.0
         n = len(p.unit_rows)
         if not n:
+            rows.append((nan,) * 6 + (named,) + (nan,) * 4)
             continue
         cos = cosines[at:at + n]
         at += n
-        order = np.argsort(-cos, kind="stable")
-        best = int(order[0])
-        out[i, 0] = cos[best]
-        out[i, 1] = cos[order[1]] if n > 1 else cos[best]
-        out[i, 2] = _share(q_set, p.unit_tokens[best])
-        out[i, 3] = _share(q_bigrams, p.unit_bigrams[best])
-        out[i, 4] = max(_share(q_set, t) for t in p.unit_tokens)
-        out[i, 5] = _share(query.numbers, p.unit_tokens[best]) if query.numbers else -1.0
-        out[i, 7] = len(q_set & p.unit_tokens[best]) / max(1, len(q_set & p.tokens))
-        out[i, 8] = span_ratio(p.unit_positions[best], q_set)
-        numbers = p.unit_numbers[best]
-        out[i, 9] = float(bool(numbers - q_set))
-        out[i, 10] = _has_year(numbers)
-    return out
+        top = max(cos)
+        best = cos.index(top)  # the first of equal bests
+        tokens, numbers = p.unit_tokens[best], p.unit_numbers[best]
+        rows.append((
+            top, sorted(cos)[-2] if n > 1 else top,
+            _share(q_set, tokens), _share(q_bigrams, p.unit_bigrams[best]),
+            max(_share(q_set, t) for t in p.unit_tokens),
+            _share(query.numbers, tokens) if query.numbers else -1.0,
+            named,
+            len(q_set & tokens) / max(1, len(q_set & p.tokens)),
+            span_ratio(p.unit_positions[best], q_set),
+            float(bool(numbers - q_set)), _has_year(numbers)))
+    return np.array(rows, dtype=np.float64).reshape(len(passages), UNIT_COLUMNS)
 
 
 def candidate_features(
