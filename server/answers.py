@@ -75,7 +75,8 @@ def best_answer(
     cosines = vectors @ query_vector
     scores = [float(c) + OVERLAP_WEIGHT * terms.overlap(doc_text[s:e]) for c, (s, e) in zip(cosines, spans)]
     states = [asked.stated_by(doc_text[s:e]) if asked else False for s, e in spans]
-    # Among those, the unit that introduces the document (its number, then its date) before one that cites it.
+    # Among the units that state it, the one that introduces the document (its number, then its date)
+    # comes before one that cites it.
     introduces = [asked.introduced_by(doc_text[s:e]) if asked else False for s, e in spans]
     best = max(range(len(spans)), key=lambda i: (states[i], introduces[i], scores[i]))  # ties: the first unit
     start, end = spans[best]
@@ -88,8 +89,6 @@ def best_answer(
 _ASKS_DATE = re.compile(r"\b(ngay nao|khi nao|bao gio|nam nao|thoi gian nao|luc nao|thoi diem nao|ngay bao nhieu)\b")
 _ASKS_ISSUER = re.compile(r"\b(ai ban hanh|do ai|cua ai|ai ky|co quan nao|ai ra|don vi nao|noi nao ban hanh)\b")
 _DATE = re.compile(r"\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{4}|ngay\s+\d{1,2}\s+thang\s+\d{1,2}")
-
-
 _INTRODUCED_WITHIN = 60  # characters from a document's number to its date ("58-QĐ/TW được … ban hành ngày 8-2-2022")
 
 
