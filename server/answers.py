@@ -75,8 +75,8 @@ def best_answer(
     cosines = vectors @ query_vector
     scores = [float(c) + OVERLAP_WEIGHT * terms.overlap(doc_text[s:e]) for c, (s, e) in zip(cosines, spans)]
     states = [asked.stated_by(doc_text[s:e]) if asked else False for s, e in spans]
-    # Among the units that state it, the one that introduces the document (its number, then its date)
-    # comes before one that cites it.
+    # Next, a unit that introduces the document (its number, then its date) comes before one that cites it;
+    # this also orders units when none states what was asked.
     introduces = [asked.introduced_by(doc_text[s:e]) if asked else False for s, e in spans]
     best = max(range(len(spans)), key=lambda i: (states[i], introduces[i], scores[i]))  # ties: the first unit
     start, end = spans[best]
