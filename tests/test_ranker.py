@@ -270,7 +270,7 @@ def test_span_ratio_is_found_words_over_the_shortest_stretch_holding_them():
 
 
 def test_gap_and_number_features_compare_candidates():
-    from server.ranker import PassageTokens, _gap, _has_year, _numbers
+    from server.ranker import _gap, _has_year, _numbers
 
     gaps = _gap(np.array([0.5, np.nan, 0.8]))
     assert gaps[0] == pytest.approx(-0.3) and np.isnan(gaps[1]) and gaps[2] == 0.0
