@@ -71,6 +71,7 @@ class Pair:
     anchor: str
     positive: str
     group: str  # the document: two pairs of one document never share a batch (they are not negatives)
+    negative: str | None = None  # a hard negative passage (supervised pairs); a batch uses them only if all have one
 
 
 # ---- training data: the corpus's own text ----
@@ -152,7 +153,10 @@ def fine_tune(base: Path, pairs: list[Pair], out: Path, config: Config, console:
     for step, batch in enumerate(batches(pairs, config.batch, config.steps, config.seed), 1):
         anchors = model.preprocess(["query: " + Encoder.prepare(p.anchor) for p in batch])
         positives = model.preprocess(["passage: " + Encoder.prepare(p.positive) for p in batch])
-        loss = loss_fn([anchors, positives], None)
+        features = [anchors, positives]
+        if all(p.negative for p in batch):
+            features.append(model.preprocess(["passage: " + Encoder.prepare(p.negative) for p in batch]))
+        loss = loss_fn(features, None)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

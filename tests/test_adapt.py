@@ -90,3 +90,18 @@ def test_batches_of_a_lopsided_corpus_still_hold_negatives():
     """One long document and a short one (the seed articles are five): every batch still holds both."""
     pairs = [Pair(f"a{i}", f"p{i}", "long") for i in range(100)] + [Pair("b", "q", "short")]
     assert all(len({p.group for p in b}) == 2 for b in batches(pairs, 16, 50, seed=0))
+
+
+def test_supervised_pairs_and_folds_keep_a_paragraph_on_one_side():
+    from eval.encoder_uit import fold_of, make_pairs, paragraph_texts
+
+    texts = paragraph_texts(FakeReader())  # body passages only, joined per document
+    assert texts == {"d1": BODY, "d2": FakeReader().items[2].text}
+    questions = [("q1", "Học phí đóng khi nào?", "d1"), ("q2", "Áp dụng cho ai?", "d2"), ("q3", "?", "gone")]
+    pairs = make_pairs(questions, texts, {"q1": "hard"})
+    assert [(p.anchor, p.positive, p.group, p.negative) for p in pairs] == [
+        ("Học phí đóng khi nào?", BODY, "d1", "hard"), ("Áp dụng cho ai?", texts["d2"], "d2", None)]
+    assert all(p.negative is None for p in make_pairs(questions, texts, None))
+    ids = [f"doc{i}" for i in range(200)]
+    assert {fold_of(i) for i in ids} == {0, 1} and [fold_of(i) for i in ids] == [fold_of(i) for i in ids]
+    assert 60 < sum(fold_of(i) for i in ids) < 140  # roughly half each
