@@ -5,17 +5,23 @@ counted on the set's own corpus (as `tracuu index` would count it), compared syl
 
 Per set: syllable accuracy (restored syllable == original, case aside), question accuracy (every
 syllable right), and for comparison the share of syllables that were written without diacritics in
-the first place (what leaving the text accentless gets right).
+the first place (what leaving the text accentless gets right). Each row is measured with the corpus's
+counts alone and with the shipped question counts added (`with_questions`, what the product uses).
+Those counts come from uit-regulations-qa's own questions, so its rows add, instead, the counts of
+the other half of its questions (2-fold, split by a hash of the question): never a question's own.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
 
 from eval.beir import load_dataset, read_records
+from eval.question_prior import SET as PRIOR_SET
+from eval.question_prior import uit_questions
 from tracuu.core.diacritics import DiacriticsModel
 from tracuu.core.textnorm import fold, syllable_tokens
 from tracuu.settings import Settings
@@ -40,6 +46,16 @@ def compare(model: DiacriticsModel, questions: list[str]) -> dict:
             "question_accuracy": round(whole / len(questions), 4), "left_accentless": round(unmarked / total, 4)}
 
 
+def pooled(parts: list[dict]) -> dict:
+    """compare() rows of disjoint question sets, as one."""
+    questions = sum(p["questions"] for p in parts)
+    syllables = sum(p["syllables"] for p in parts)
+    return {"questions": questions, "syllables": syllables,
+            **{key: round(sum(p[key] * p[weight] for p in parts) / (syllables if weight == "syllables" else questions), 4)
+               for key, weight in (("syllable_accuracy", "syllables"), ("question_accuracy", "questions"),
+                                   ("left_accentless", "syllables"))}}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", type=Path, default=None)
@@ -48,13 +64,23 @@ def main(argv: list[str] | None = None) -> dict:
     root = args.benchmarks or Settings().benchmarks
     report = {}
     models: dict[str, DiacriticsModel] = {}
+    prior = uit_questions(root)
+    half = {q: int(hashlib.sha1(q.encode()).hexdigest(), 16) % 2 for q in prior}
     for name, split in SETS:
         data = load_dataset(root / name, split)
         if name not in models:
             documents, _ = read_records(data.corpus)
             models[name] = DiacriticsModel.count([p.text for d in documents for p in d.passages]
                                                  + [d.title for d in documents])
-        report[f"{name}/{split}"] = compare(models[name], list(data.queries.values()))
+        questions = list(data.queries.values())
+        row = {"corpus": compare(models[name], questions)}
+        if name == PRIOR_SET:  # the other half's questions only
+            parts = [compare(models[name].plus(DiacriticsModel.count([q for q in prior if half[q] != h], seeds=False)),
+                             [q for q in questions if half.get(q, 0) == h]) for h in (0, 1)]
+            row["with_questions"] = pooled(parts)
+        else:
+            row["with_questions"] = compare(models[name].with_questions(), questions)
+        report[f"{name}/{split}"] = row
     if args.json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
     else:

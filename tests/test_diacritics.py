@@ -49,3 +49,25 @@ def test_saved_model_restores_the_same(tmp_path):
     assert again.unigrams == m.unigrams and again.bigrams == m.bigrams
     assert again.restore("bao ve chinh tri noi bo") == m.restore("bao ve chinh tri noi bo") == "bảo vệ chính trị nội bộ"
     assert DiacriticsModel.load(tmp_path / "missing.json") is None
+
+
+
+def test_question_counts_add_how_people_ask():
+    # Articles say "máy" (machine) and never ask "mấy" (how many): alone, their counts read "may" as
+    # "máy"; with counts of questions added, "co may doan" comes back as "có mấy đoàn".
+    articles = DiacriticsModel.count(["Máy tính của đoàn kiểm tra có mật khẩu.", "Đoàn kiểm tra làm việc."],
+                                     seeds=False)
+    assert articles.restore("co may doan kiem tra") == "có máy đoàn kiểm tra"
+    asked = DiacriticsModel.count(["Có mấy đoàn kiểm tra?", "Trường có mấy khoa?"], seeds=False)
+    both = articles.plus(asked)
+    assert both.restore("co may doan kiem tra") == "có mấy đoàn kiểm tra"
+    assert both.unigrams["có"] == articles.unigrams["có"] + asked.unigrams["có"]
+    assert articles.with_questions().restore("sinh vien co may hoc ky") == "sinh viên có mấy học kỳ"
+
+
+def test_the_index_file_holds_the_corpus_counts_and_the_reader_adds_the_questions(tmp_path):
+    counted = DiacriticsModel.count(CORPUS)
+    counted.save(tmp_path / "diacritics.json")
+    loaded = DiacriticsModel.load(tmp_path / "diacritics.json")
+    assert loaded.unigrams == counted.unigrams  # what the indexer wrote, nothing added
+    assert loaded.with_questions().unigrams["mấy"] > counted.unigrams.get("mấy", 0)

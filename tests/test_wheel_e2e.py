@@ -16,7 +16,7 @@ from eval.live_server import free_port, start
 from tests.conftest import REPO, SETTINGS
 
 NEEDED = ["server/templates/search.html", "server/templates/base.html", "server/static/style.css",
-          "server/fusion_ranker.txt", "eval/gold.jsonl", "tracuu/corpus/000_eef771c6f4b7a4c7.txt"]
+          "server/fusion_ranker.txt", "tracuu/core/question_prior.json", "eval/gold.jsonl", "tracuu/corpus/000_eef771c6f4b7a4c7.txt"]
 
 
 def clean_checkout(folder):

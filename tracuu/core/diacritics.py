@@ -7,7 +7,8 @@ syllables occurs (`DiacriticsModel.count`); the server then picks, for an accent
 reading of its syllables that the counts make most likely (a bigram model with interpolated unigram
 back-off, decoded by Viterbi). Syllables the corpus never wrote stay as typed. A short list of common
 question words seeds the counts, since questions use words ("gì", "nào", "bao nhiêu") that articles
-rarely do.
+rarely do; so do the counts of 1,224 real questions (`question_prior.json`, from uit-regulations-qa,
+MIT), added when an index is opened (`with_questions`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 from tracuu.core.textnorm import fold, has_diacritics, syllable_tokens
@@ -29,6 +31,7 @@ SEED = (
     "bao nhiêu dân; dân số; người dân; bao nhiêu tuổi; bao nhiêu năm"
 )
 SEED_WEIGHT = 3
+QUESTION_PRIOR = Path(__file__).with_name("question_prior.json")  # python -m eval.question_prior
 LAMBDA = 0.8  # weight of the bigram estimate against the unigram one
 FLOOR = 1e-7  # probability of a syllable the model has never seen in that form
 _WORD = re.compile(r"[^\W\d_]+")
@@ -46,11 +49,11 @@ class DiacriticsModel:
             forms.sort(key=lambda s: (-unigrams[s], s))  # deterministic order
 
     @classmethod
-    def count(cls, texts: Iterable[str]) -> "DiacriticsModel":
-        """From the indexed texts (passages, titles)."""
+    def count(cls, texts: Iterable[str], seeds: bool = True) -> "DiacriticsModel":
+        """From the indexed texts (passages, titles), and the SEED phrases unless seeds=False."""
         unigrams: Counter[str] = Counter()
         bigrams: Counter[str] = Counter()
-        seeds = [(phrase, SEED_WEIGHT) for phrase in SEED.split("; ")]
+        seeds = [(phrase, SEED_WEIGHT) for phrase in SEED.split("; ")] if seeds else []
         for text, weight in [*((t, 1) for t in texts), *seeds]:
             syllables = [s for s in syllable_tokens(text) if not s[0].isdigit()]
             for s in syllables:
@@ -58,6 +61,16 @@ class DiacriticsModel:
             for a, b in zip(syllables, syllables[1:]):
                 bigrams[f"{a} {b}"] += weight
         return cls(dict(unigrams), dict(bigrams))
+
+    def with_questions(self) -> "DiacriticsModel":
+        """This model with the shipped question counts added (as if the corpus had asked them once each)."""
+        return self.plus(_question_counts(QUESTION_PRIOR))
+
+    def plus(self, other: "DiacriticsModel") -> "DiacriticsModel":
+        """Both models' counts summed."""
+        return DiacriticsModel(
+            {s: self.unigrams.get(s, 0) + other.unigrams.get(s, 0) for s in {*self.unigrams, *other.unigrams}},
+            {p: self.bigrams.get(p, 0) + other.bigrams.get(p, 0) for p in {*self.bigrams, *other.bigrams}})
 
     def to_json(self) -> str:
         return json.dumps({"version": 1, "unigrams": self.unigrams, "bigrams": self.bigrams},
@@ -112,6 +125,11 @@ class DiacriticsModel:
             last = match.end()
         pieces.append(text[last:])
         return "".join(pieces)
+
+
+@lru_cache(maxsize=2)
+def _question_counts(path: Path) -> DiacriticsModel:
+    return DiacriticsModel.from_json(path.read_text(encoding="utf-8"))
 
 
 def _same_case(typed: str, syllable: str) -> str:

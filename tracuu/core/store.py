@@ -96,7 +96,8 @@ class IndexReader:
             self.lexical = LexicalIndex.load(version / "lexical")
             self.unit_vectors = np.load(version / "units.npy", mmap_mode="r")
             self.registry = Registry.from_json((version / "references.json").read_text(encoding="utf-8"))
-            self.diacritics = DiacriticsModel.load(version / DIACRITICS_FILE)
+            counted = DiacriticsModel.load(version / DIACRITICS_FILE)  # the corpus's counts, plus how people ask
+            self.diacritics = counted.with_questions() if counted else None
             self.db = sqlite3.connect(f"file:{version / 'passages.sqlite'}?mode=ro", uri=True, check_same_thread=False)
             count = self.db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
         except (OSError, ValueError, KeyError, RuntimeError, sqlite3.Error) as exc:

@@ -99,7 +99,7 @@ class PgReader:
         self.version = PurePosixPath(name)  # .name, like the embedded store's version folder
         self.v = table_suffix(name)
         self.registry = Registry.from_json(registry)
-        self.diacritics = DiacriticsModel.from_json(diacritics) if diacritics else None
+        self.diacritics = DiacriticsModel.from_json(diacritics).with_questions() if diacritics else None
         self.dense = PgDense(self)
         self.lexical = PgLexical(self)
         self.unit_vectors = PgUnitVectors(self)
