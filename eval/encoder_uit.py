@@ -58,7 +58,7 @@ def paragraph_texts(reader: IndexReader) -> dict[str, str]:
     return {doc: "\n".join(parts) for doc, parts in texts.items()}
 
 
-def uit_questions(benchmarks: Path) -> dict[str, list[tuple[str, str, str]]]:
+def labelled_questions(benchmarks: Path) -> dict[str, list[tuple[str, str, str]]]:
     """split -> [(query id, question, gold doc id)] (the first gold paragraph of each question)."""
     out = {}
     for split in SPLITS:
@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     index_dir = ensure_index(data, passages, cache, settings.home).index_dir
     reader = IndexReader(index_dir)
     texts = paragraph_texts(reader)
-    asked = uit_questions(benchmarks)
+    asked = labelled_questions(benchmarks)
     everyone = [q for split in SPLITS for q in asked[split]]
     base = Searcher(LiveIndex(index_dir, passages.model_id), QueryMemo(questions_encoder))
     negatives = hard_negatives(base, everyone, texts) if args.negatives else None
