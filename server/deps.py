@@ -23,7 +23,14 @@ def vndate(iso: str | None) -> str:
     return f"{day}/{month}/{year}"
 
 
+def percent(probability: float) -> str:
+    """A confidence as a whole percentage, 1-99: a calibrated estimate is never certain either way, and
+    "100 %" would read as a guarantee."""
+    return f"{min(99, max(1, round(probability * 100)))}%"
+
+
 templates.env.filters["vndate"] = vndate
+templates.env.filters["percent"] = percent
 
 
 # async: FastAPI runs a plain function dependency in its thread pool, a thread hop per request for nothing.

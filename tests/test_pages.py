@@ -249,3 +249,15 @@ def test_date_and_ref_filters_on_candidate_rows():
     assert kept(date_from="2021-05-02", date_to="2022-02-07") == []
     assert kept(ref="k") == ["b:1"] and kept(ref="khong-co") == []
     assert kept(docs=["a", "c"]) == ["a:1", "c:1"]
+
+
+def test_confidence_is_shown_as_a_percentage_never_certain(client):
+    import re
+
+    from server.deps import percent
+
+    assert [percent(p) for p in (0.0, 0.004, 0.5, 0.946, 0.995, 1.0)] == ["1%", "1%", "50%", "95%", "99%", "99%"]
+    q = "Quy định 58-QĐ/TW ban hành ngày nào?"
+    body = client.get("/api/search", params={"q": q}).json()
+    shown = re.search(r"độ tin cậy (\d+)%", client.get("/", params={"q": q}).text)
+    assert body["answerable"] and shown and shown.group(1) == percent(body["confidence"])[:-1]
