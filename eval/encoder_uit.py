@@ -83,12 +83,16 @@ def make_pairs(questions, texts, negatives: dict[str, str] | None) -> list[Pair]
             for qid, text, gold in questions if gold in texts]
 
 
-def adapted_searcher(folder: Path, index_dir: Path, base, settings, out: Path):
-    """A Searcher over `index_dir` with its dense side re-embedded by the model in `folder`."""
+def load_adapted(folder: Path, base, settings, out: Path):
+    """The model in `folder` on the base encoder's backend (ONNX int8 as the base index was embedded)."""
     from tracuu.core.encoders.select import load_encoder
 
     backend = "onnx-" + base.precision if hasattr(base, "precision") else "torch"
-    adapted = load_encoder(str(folder), out, backend, settings.onnx_quant)
+    return load_encoder(str(folder), out, backend, settings.onnx_quant)
+
+
+def adapted_searcher(adapted, index_dir: Path, base) -> Searcher:
+    """A Searcher over `index_dir` (built with `base`) with its dense side re-embedded by `adapted`."""
     reader = IndexReader(index_dir)
     vectors = adapted.encode_passages([p.text for p in reader.passages(list(range(reader.size)))])
     return Searcher(swapped(index_dir, base.model_id, vectors), QueryMemo(adapted))
@@ -167,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             held = {split: [q for q in asked[split] if fold_of(q[2]) == fold] for split in SPLITS}
             pairs = make_pairs([q for q in everyone if fold_of(q[2]) != fold], texts, negatives)
             folder = train(pairs, f"uit-fold{fold}")
-            searcher = adapted_searcher(folder, index_dir, passages, settings, args.out)
+            searcher = adapted_searcher(load_adapted(folder, passages, settings, args.out), index_dir, passages)
             for mode in ("dense", "hybrid"):
                 for split in SPLITS:
                     cv[mode][split].update(rankings_of(searcher, held[split], mode))
@@ -178,18 +182,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(report["uit_cv"])
 
     if not args.skip_ood:
-        folder = train(make_pairs(everyone, texts, negatives), "uit-all")
-        from tracuu.core.encoders.select import load_encoder
-
-        backend = "onnx-" + passages.precision if hasattr(passages, "precision") else "torch"
-        adapted = load_encoder(str(folder), args.out, backend, settings.onnx_quant)
+        adapted = load_adapted(train(make_pairs(everyone, texts, negatives), "uit-all"), passages, settings, args.out)
         for name in OUT_OF_DOMAIN:
             started = time.perf_counter()
             target = open_target(name, benchmarks, passages, cache, settings.home, settings.corpus_dir)
-            target_reader = IndexReader(target.index_dir)
-            vectors = adapted.encode_passages(
-                [p.text for p in target_reader.passages(list(range(target_reader.size)))])
-            searcher = Searcher(swapped(target.index_dir, passages.model_id, vectors), QueryMemo(adapted))
+            searcher = adapted_searcher(adapted, target.index_dir, passages)
             report.setdefault("out_of_domain", {})[name] = {
                 "adapted": measure(target, searcher),
                 "minutes": round((time.perf_counter() - started) / 60, 1)}
