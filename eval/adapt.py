@@ -187,6 +187,27 @@ def swapped(index_dir: Path, model_id: str, vectors: np.ndarray) -> LiveIndex:
     return live
 
 
+def backend_of(base) -> str:
+    """The backend `load_encoder` needs to run another model as `base` runs."""
+    return "onnx-" + base.precision if hasattr(base, "precision") else "torch"
+
+
+def load_adapted(folder: Path, base, settings, out: Path):
+    """The model in `folder` through the product's path for any model folder (ONNX export next to it),
+    on the base encoder's backend: int8 as the base index was embedded (auto may fall back to fp32:
+    int8 fidelity .994 < .995)."""
+    from tracuu.core.encoders.select import load_encoder
+
+    return load_encoder(str(folder), out, backend_of(base), settings.onnx_quant)
+
+
+def adapted_searcher(adapted, index_dir: Path, base) -> Searcher:
+    """A Searcher over `index_dir` (built with `base`) with its dense side re-embedded by `adapted`."""
+    reader = IndexReader(index_dir)
+    vectors = adapted.encode_passages([p.text for p in reader.passages(list(range(reader.size)))])
+    return Searcher(swapped(index_dir, base.model_id, vectors), QueryMemo(adapted))
+
+
 @dataclass
 class Target:
     name: str  # "uit-regulations-qa:dev" or "gold"
@@ -228,14 +249,14 @@ def measure(target: Target, searcher: Searcher) -> dict[str, dict[str, float]]:
 
 
 def run_set(name: str, config: Config, args, settings, console: Console) -> dict:
-    from tracuu.core.encoders.select import load_encoder, settings_encoders
+    from tracuu.core.encoders.select import settings_encoders
 
     passages, questions = settings_encoders(settings)
     cache = EmbeddingCache(settings.embedding_cache)
     target = open_target(name, args.benchmarks, passages, cache, settings.home, settings.corpus_dir)
     reader = IndexReader(target.index_dir)
     row: dict = {"set": name, "config": config.__dict__,
-                 "base_backend": "onnx-" + passages.precision if hasattr(passages, "precision") else "torch"}
+                 "base_backend": backend_of(passages)}
     if not args.no_base:
         base = Searcher(LiveIndex(target.index_dir, passages.model_id), QueryMemo(questions))
         row["base"] = measure(target, base)
@@ -251,14 +272,9 @@ def run_set(name: str, config: Config, args, settings, console: Console) -> dict
     row["train_minutes"] = round((time.perf_counter() - started) / 60, 1)
 
     started = time.perf_counter()
-    # The product's path for any model folder: ONNX export next to it, int8 when faithful (as the base).
-    # int8 as the base index was embedded (auto may fall back to fp32: int8 fidelity .994 < .995).
-    adapted = load_encoder(str(folder), args.out, row["base_backend"], settings.onnx_quant)
-    texts = [p.text for p in reader.passages(list(range(reader.size)))]
-    vectors = adapted.encode_passages(texts)
+    adapted = load_adapted(folder, passages, settings, args.out)
     row["backend"] = getattr(adapted, "precision", "torch")
-    live = swapped(target.index_dir, passages.model_id, vectors)
-    row["adapted"] = measure(target, Searcher(live, QueryMemo(adapted)))
+    row["adapted"] = measure(target, adapted_searcher(adapted, target.index_dir, passages))
     row["embed_minutes"] = round((time.perf_counter() - started) / 60, 1)
     console.print(f"{name} thích ứng: {row['adapted']} ({row['train_minutes']} + {row['embed_minutes']} phút)")
     return row

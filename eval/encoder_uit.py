@@ -25,7 +25,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from eval.adapt import SHOWN, Config, Pair, fine_tune, measure, open_target, swapped
+from eval.adapt import (
+    SHOWN,
+    Config,
+    Pair,
+    adapted_searcher,
+    fine_tune,
+    load_adapted,
+    measure,
+    open_target,
+)
 from eval.beir import (
     METRICS,
     QueryMemo,
@@ -81,21 +90,6 @@ def hard_negatives(searcher: Searcher, questions, texts: dict[str, str]) -> dict
 def make_pairs(questions, texts, negatives: dict[str, str] | None) -> list[Pair]:
     return [Pair(text, texts[gold], gold, negatives.get(qid) if negatives is not None else None)
             for qid, text, gold in questions if gold in texts]
-
-
-def load_adapted(folder: Path, base, settings, out: Path):
-    """The model in `folder` on the base encoder's backend (ONNX int8 as the base index was embedded)."""
-    from tracuu.core.encoders.select import load_encoder
-
-    backend = "onnx-" + base.precision if hasattr(base, "precision") else "torch"
-    return load_encoder(str(folder), out, backend, settings.onnx_quant)
-
-
-def adapted_searcher(adapted, index_dir: Path, base) -> Searcher:
-    """A Searcher over `index_dir` (built with `base`) with its dense side re-embedded by `adapted`."""
-    reader = IndexReader(index_dir)
-    vectors = adapted.encode_passages([p.text for p in reader.passages(list(range(reader.size)))])
-    return Searcher(swapped(index_dir, base.model_id, vectors), QueryMemo(adapted))
 
 
 def rankings_of(searcher: Searcher, questions, mode: str) -> dict[str, list[str]]:
