@@ -53,8 +53,8 @@ class DiacriticsModel:
         """From the indexed texts (passages, titles), and the SEED phrases unless seeds=False."""
         unigrams: Counter[str] = Counter()
         bigrams: Counter[str] = Counter()
-        seeds = [(phrase, SEED_WEIGHT) for phrase in SEED.split("; ")] if seeds else []
-        for text, weight in [*((t, 1) for t in texts), *seeds]:
+        seeded = [(phrase, SEED_WEIGHT) for phrase in SEED.split("; ")] if seeds else []
+        for text, weight in [*((t, 1) for t in texts), *seeded]:
             syllables = [s for s in syllable_tokens(text) if not s[0].isdigit()]
             for s in syllables:
                 unigrams[s] += weight
