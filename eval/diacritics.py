@@ -14,14 +14,13 @@ the other half of its questions (2-fold, split by a hash of the question): never
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
 
 from eval.beir import load_dataset, read_records
 from eval.question_prior import SET as PRIOR_SET
-from eval.question_prior import uit_questions
+from eval.question_prior import half_of, other_half, uit_questions
 from tracuu.core.diacritics import DiacriticsModel
 from tracuu.core.textnorm import fold, syllable_tokens
 from tracuu.settings import Settings
@@ -65,7 +64,6 @@ def main(argv: list[str] | None = None) -> dict:
     report = {}
     models: dict[str, DiacriticsModel] = {}
     prior = uit_questions(root)
-    half = {q: int(hashlib.sha1(q.encode()).hexdigest(), 16) % 2 for q in prior}
     for name, split in SETS:
         data = load_dataset(root / name, split)
         if name not in models:
@@ -75,8 +73,8 @@ def main(argv: list[str] | None = None) -> dict:
         questions = list(data.queries.values())
         row = {"corpus": compare(models[name], questions)}
         if name == PRIOR_SET:  # the other half's questions only
-            parts = [compare(models[name].plus(DiacriticsModel.count([q for q in prior if half[q] != h], seeds=False)),
-                             [q for q in questions if half.get(q, 0) == h]) for h in (0, 1)]
+            parts = [compare(models[name].plus(other_half(prior, h)), [q for q in questions if half_of(q) == h])
+                     for h in (0, 1)]
             row["with_questions"] = pooled(parts)
         else:
             row["with_questions"] = compare(models[name].with_questions(), questions)

@@ -71,3 +71,22 @@ def test_the_index_file_holds_the_corpus_counts_and_the_reader_adds_the_question
     loaded = DiacriticsModel.load(tmp_path / "diacritics.json")
     assert loaded.unigrams == counted.unigrams  # what the indexer wrote, nothing added
     assert loaded.with_questions().unigrams["mấy"] > counted.unigrams.get("mấy", 0)
+
+
+def test_held_out_restoration_never_counts_the_question_it_restores():
+    # eval.train_ranker's accentless uit copies: the shipped counts hold those very questions, so each
+    # must be restored with the other half's questions only (eval.question_prior.HeldOutRestoration).
+    from eval.question_prior import HeldOutRestoration, half_of
+
+    articles = DiacriticsModel.count(["Máy tính của đoàn kiểm tra có mật khẩu.", "Đoàn kiểm tra làm việc."],
+                                     seeds=False)
+    alone = "Có mấy đoàn kiểm tra?"
+    assert articles.plus(DiacriticsModel.count([alone], seeds=False)).restore(fold(alone)) == "Có mấy đoàn kiểm tra?"
+    assert HeldOutRestoration(articles, [alone]).restore(fold(alone)) == "Có máy đoàn kiểm tra?"  # its half: itself
+
+    other = next(q for q in (f"Khóa {n} có mấy đoàn?" for n in range(50)) if half_of(q) != half_of(alone))
+    held_out = HeldOutRestoration(articles, [alone, other])
+    assert held_out.restore(fold(alone)) == "Có mấy đoàn kiểm tra?"  # learnt from the other half's question
+    assert held_out.restore("  " + fold(alone).upper()) == "  CÓ MẤY ĐOÀN KIỂM TRA?"  # case and spaces aside
+    unseen = "ban lam viec co may tinh"
+    assert held_out.restore(unseen) == articles.with_questions().restore(unseen)  # not a uit question: as shipped
