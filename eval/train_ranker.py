@@ -37,8 +37,7 @@ from rich.table import Table
 
 from eval.beir import (METRICS, Dataset, QueryMemo, compute_metrics, ensure_index, load_dataset, retrieve)
 from eval.indexes import progress_bar
-from eval.question_prior import SET as PRIOR_SET
-from eval.question_prior import hold_out
+from eval.question_prior import SET as PRIOR_SET, hold_out
 from eval.report import write_json
 from indexer.embedding_cache import EmbeddingCache
 from tracuu.core.textnorm import fold as strip_diacritics

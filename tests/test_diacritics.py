@@ -87,6 +87,5 @@ def test_held_out_restoration_never_counts_the_question_it_restores():
     other = next(q for q in (f"Khóa {n} có mấy đoàn?" for n in range(50)) if half_of(q) != half_of(alone))
     held_out = HeldOutRestoration(articles, [alone, other])
     assert held_out.restore(fold(alone)) == "Có mấy đoàn kiểm tra?"  # learnt from the other half's question
-    assert held_out.restore("  " + fold(alone).upper()) == "  CÓ MẤY ĐOÀN KIỂM TRA?"  # case and spaces aside
     unseen = "ban lam viec co may tinh"
     assert held_out.restore(unseen) == articles.with_questions().restore(unseen)  # not a uit question: as shipped
