@@ -20,7 +20,7 @@ from pathlib import Path
 
 from eval.beir import load_dataset, read_records
 from eval.question_prior import SET as PRIOR_SET
-from eval.question_prior import half_of, other_half, uit_questions
+from eval.question_prior import HeldOutRestoration, uit_questions
 from tracuu.core.diacritics import DiacriticsModel
 from tracuu.core.textnorm import fold, syllable_tokens
 from tracuu.settings import Settings
@@ -29,7 +29,7 @@ SETS = [("uit-regulations-qa", "dev"), ("uit-regulations-qa", "dev_wiki"), ("alq
         ("uit-vicov19qa", "dev")]
 
 
-def compare(model: DiacriticsModel, questions: list[str]) -> dict:
+def compare(model: DiacriticsModel | HeldOutRestoration, questions: list[str]) -> dict:
     right = total = whole = unmarked = 0
     for question in questions:
         original = syllable_tokens(question)
@@ -43,16 +43,6 @@ def compare(model: DiacriticsModel, questions: list[str]) -> dict:
         unmarked += sum(a == fold(a) for a in original)
     return {"questions": len(questions), "syllables": total, "syllable_accuracy": round(right / total, 4),
             "question_accuracy": round(whole / len(questions), 4), "left_accentless": round(unmarked / total, 4)}
-
-
-def pooled(parts: list[dict]) -> dict:
-    """compare() rows of disjoint question sets, as one."""
-    questions = sum(p["questions"] for p in parts)
-    syllables = sum(p["syllables"] for p in parts)
-    return {"questions": questions, "syllables": syllables,
-            **{key: round(sum(p[key] * p[weight] for p in parts) / (syllables if weight == "syllables" else questions), 4)
-               for key, weight in (("syllable_accuracy", "syllables"), ("question_accuracy", "questions"),
-                                   ("left_accentless", "syllables"))}}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -72,12 +62,8 @@ def main(argv: list[str] | None = None) -> dict:
                                                  + [d.title for d in documents])
         questions = list(data.queries.values())
         row = {"corpus": compare(models[name], questions)}
-        if name == PRIOR_SET:  # the other half's questions only
-            parts = [compare(models[name].plus(other_half(prior, h)), [q for q in questions if half_of(q) == h])
-                     for h in (0, 1)]
-            row["with_questions"] = pooled(parts)
-        else:
-            row["with_questions"] = compare(models[name].with_questions(), questions)
+        shipped = HeldOutRestoration(models[name], prior) if name == PRIOR_SET else models[name].with_questions()
+        row["with_questions"] = compare(shipped, questions)
         report[f"{name}/{split}"] = row
     if args.json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
