@@ -31,6 +31,7 @@ FUSIONS = ("learned", "rrf")
 # dense model reads accentless text poorly. Chosen on eval/gold.jsonl (docs/evaluation.md).
 LEXICAL_WEIGHT = 2.0
 NO_LEXICAL = "Không có từ nào của câu hỏi xuất hiện trong kho tài liệu: kết quả chỉ dựa trên tìm kiếm ngữ nghĩa."
+FOREIGN = "Câu hỏi không viết bằng tiếng Việt: kết quả chỉ dựa trên tìm kiếm ngữ nghĩa (đa ngôn ngữ)."
 
 
 @dataclass
@@ -167,11 +168,15 @@ class Searcher:
         if mode in ("dense", "hybrid"):
             dense = reader.dense.search(vector, depth)
             clock("dense")
-        if mode in ("lexical", "hybrid"):
+        # Matching an English question's words against Vietnamese text finds only chance look-alikes
+        # ("the", "to"): hybrid mode reads it with the multilingual dense side alone (docs/quality.md, step 16).
+        if mode == "lexical" or (mode == "hybrid" and query.vietnamese):
             lexical = reader.lexical.search(query.tokens, depth)
             clock("lexical")
             if not len(lexical):
                 notice = NO_LEXICAL if mode == "hybrid" else NO_LEXICAL.split(":")[0] + "."
+        elif mode == "hybrid":
+            notice = FOREIGN
         if mode != "hybrid" or not len(lexical):
             ranked = (dense if len(dense) else lexical).pairs()
         else:

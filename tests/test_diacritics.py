@@ -36,6 +36,14 @@ def test_text_typed_with_any_diacritic_is_left_alone():
     assert model().restore("tinh Bình Thuan") == "tinh Bình Thuan"
 
 
+def test_an_english_question_is_not_restored():
+    # "the", "to" and "can" have the shape of Vietnamese syllables; the rest of the question does not.
+    m = DiacriticsModel.count([*CORPUS, "Thế nhưng cán bộ tổ chức có thể làm việc."])
+    assert m.restore("the") == "thế"  # a lone word is too short to tell
+    question = "How can the party committee report to the province?"
+    assert m.restore(question) == question
+
+
 def test_unknown_syllables_and_numbers_stay_as_typed():
     assert model().restore("xyz 695 tinh") == "xyz 695 tỉnh"
     restored = model().restore("qwerty")

@@ -79,6 +79,15 @@ def test_no_usable_lexical_tokens_is_said(searcher):
     assert searcher.search("xyzzyq", k=3, mode="lexical").hits == []
 
 
+def test_an_english_question_is_read_by_the_dense_side_alone(searcher):
+    question = "How many ethnic groups live in the province of Binh Thuan?"
+    hybrid, dense = searcher.search(question, k=5), searcher.search(question, k=5, mode="dense")
+    assert hybrid.restored_query is None  # "the" stays "the", not "thế"
+    assert hybrid.notice and "tiếng Việt" in hybrid.notice
+    assert ids(hybrid) == ids(dense)
+    assert "35 dân tộc" in hybrid.hits[0].passage.text
+
+
 @pytest.mark.parametrize(
     "query",
     ["Quy định 58-QĐ/TW ban hành ngày nào?", "quy dinh 58 qd tw ban hanh ngay nao", "QĐ 58 ban hành ngày nào", "58-QĐ/TW"],

@@ -12,6 +12,7 @@ from tracuu.core.textnorm import (
     fold,
     has_diacritics,
     lexical_tokens,
+    looks_vietnamese,
     nfc,
     normalize,
     query_tokens,
@@ -99,6 +100,26 @@ def test_has_diacritics():
     assert has_diacritics("đang")
     assert has_diacritics(ud.normalize("NFD", "bảo vệ"))
     assert not has_diacritics("bao ve chinh tri noi bo 2024")
+
+
+@pytest.mark.parametrize("text", [
+    "tinh binh thuan co bao nhieu dang vien",  # accentless
+    "Tỉnh Bình Thuận có bao nhiêu đảng viên?",
+    "quy trinh nghien cuu khoa hoc cua truong",  # "nghiên", "trường": the longest onsets and rhymes
+    "Pfizer", "COVID vaccine", "QD 58",  # keywords: too short to judge
+    "League of Legends là gì?",  # diacritics decide
+])
+def test_vietnamese_text_is_recognized(text):
+    assert looks_vietnamese(text)
+
+
+@pytest.mark.parametrize("text", [
+    "How many ethnic groups live in Binh Thuan province?",
+    "Which general led the inspection team that worked with the Hanoi Party Committee?",
+    "xyzzyq qwertzu plonk",
+])
+def test_other_languages_are_recognized(text):
+    assert not looks_vietnamese(text)
 
 
 def test_short_syllables_kept():
