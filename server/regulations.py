@@ -1,6 +1,6 @@
 """The regulation fast path: when a question names a registered document ("Quy định 58", "ct 39"), the
-passages citing it come first, ordered by the rest of the question; "Điều 5 Quy định 58" puts article 5
-of that regulation above them."""
+passages citing it (and every passage of a document that names it in its opening paragraph) come first,
+ordered by the rest of the question; "Điều 5 Quy định 58" puts article 5 of that regulation above them."""
 
 from __future__ import annotations
 
@@ -32,7 +32,14 @@ def _cited_first(reader: IndexReader, query: Query, vector: np.ndarray | None, m
                  entries: list[Entry], ranked: Ranked) -> Ranked:
     """Passages citing the named documents first, ordered among themselves by the rest of the query
     (the words around the reference) on each side the mode uses."""
-    cited = reader.rows_of(sorted({pid for e in entries for pid in e.passages}))
+    cited_ids = {pid for e in entries for pid in e.passages}
+    cited = reader.rows_of(sorted(cited_ids))
+    # A document that names the regulation in its opening paragraph is about it: every one of its passages
+    # counts ("Sau 5 năm thực hiện Chỉ thị 39, bao nhiêu đảng viên bị kỷ luật?" is answered by a paragraph
+    # of the article on Chỉ thị 39 that does not repeat its name).
+    about = sorted({pid.rsplit(":", 1)[0] for pid in cited_ids if _opening(pid)})
+    if about:
+        cited = sorted({*cited, *reader.rows_of_documents(about)})
     orders = []
     if vector is not None and mode != "lexical":
         sims = reader.dense.scores_of(vector, cited)
@@ -43,6 +50,11 @@ def _cited_first(reader: IndexReader, query: Query, vector: np.ndarray | None, m
         orders.append([cited[i] for i in np.argsort(-scores, kind="stable")])
     first = reciprocal_rank_fusion(orders) if orders else [(r, 0.0) for r in cited]
     return put_first(first, ranked)
+
+
+def _opening(passage_id: str) -> bool:
+    """The passage is (part of) its document's first paragraph: "<doc>:1" or "<doc>:1.<part>"."""
+    return passage_id.rsplit(":", 1)[1].split(".")[0] == "1"
 
 
 def _article_first(reader: IndexReader, article: str, entries: list[Entry], ranked: Ranked) -> Ranked:

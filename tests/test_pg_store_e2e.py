@@ -95,6 +95,19 @@ def test_every_passage_is_on_exactly_one_shard(uit_pair):
     assert sum(len(h) for h in held) == reader.size  # no passage twice
 
 
+def test_a_documents_passages_are_those_of_the_embedded_index(uit_pair):
+    """rows_of_documents (the regulation fast path's "every passage of an article about it")."""
+    from tracuu.core.pg.reader import PgReader
+    from tracuu.core.store import IndexReader
+
+    _, index_dir, url = uit_pair
+    embedded, postgres = IndexReader(index_dir), PgReader(url)
+    docs = sorted({doc for doc, _, _ in embedded.documents()})[:3]
+    rows = embedded.rows_of_documents(docs)
+    assert rows and postgres.rows_of_documents(docs) == rows
+    assert {p.doc_id for p in embedded.passages(rows)} == set(docs)
+
+
 def test_rankings_equal_the_embedded_index(uit_pair, encoder):
     """Same top 10 for ≥ 99 % of the dev questions, hit@1 within one question, each side and fused."""
     from eval.beir import QueryMemo

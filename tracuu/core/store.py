@@ -125,6 +125,11 @@ class IndexReader:
         marks = ",".join("?" * len(passage_ids))
         return [r[0] for r in self.db.execute(f"SELECT row FROM passages WHERE id IN ({marks}) ORDER BY row", passage_ids)]
 
+    def rows_of_documents(self, doc_ids: list[str]) -> list[int]:
+        """Every passage of these documents, in row order."""
+        marks = ",".join("?" * len(doc_ids))
+        return [r[0] for r in self.db.execute(f"SELECT row FROM passages WHERE doc_id IN ({marks}) ORDER BY row", doc_ids)]
+
     def rows_of_article(self, doc_ids: list[str], article: str) -> list[int]:
         """Passages of "Điều <article>" in these documents, in document order."""
         marks = ",".join("?" * len(doc_ids))

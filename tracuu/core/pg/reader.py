@@ -129,6 +129,10 @@ class PgReader:
         return [r[0] for r in self.db.rows(f"SELECT row FROM passages_{self.v} WHERE id = ANY(%s) ORDER BY row",
                                            (list(passage_ids),))]
 
+    def rows_of_documents(self, doc_ids: list[str]) -> list[int]:
+        return [r[0] for r in self.db.rows(f"SELECT row FROM passages_{self.v} WHERE doc_id = ANY(%s) ORDER BY row",
+                                           (list(doc_ids),))]
+
     def rows_of_article(self, doc_ids: list[str], article: str) -> list[int]:
         rows = self.db.rows(f"SELECT row, place FROM passages_{self.v} WHERE doc_id = ANY(%s) AND place LIKE %s "
                             "ORDER BY row", (list(doc_ids), f"%Điều {article}%"))
