@@ -72,6 +72,18 @@ def test_without_a_named_document_the_best_scoring_unit_wins():
     assert (answer.start, answer.end) == SPANS[1] and not answer.states
 
 
+def test_coverage_needs_the_numbers_the_question_names():
+    from server.answers import MISMATCH
+
+    terms = QueryTerms("Đoàn kiểm tra số 5 làm việc với địa phương nào?")
+    assert terms.coverage("Đoàn kiểm tra số 5 đã làm việc với tỉnh Bình Thuận.") > 0.5
+    # "5" is there, but not as the team's number: the passage is about another team
+    assert terms.coverage("Đoàn kiểm tra số 3 làm việc 5 ngày với Thành ủy.") == MISMATCH
+    assert QueryTerms("Năm 2018 có bao nhiêu tài liệu bị lộ?").coverage("Năm 2019 có 4 tài liệu bị lộ.") == MISMATCH
+    assert QueryTerms("doan kiem tra so 05 lam viec o dau").coverage("Đoàn kiểm tra số 5 làm việc ở Hà Nội.") > 0.5
+    assert MISMATCH < 0.0  # below a passage that merely lacks the words
+
+
 def test_stated_confidence_is_high_but_not_certain():
     assert 0.5 < STATED_CONFIDENCE < 1.0
 
