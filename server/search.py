@@ -31,7 +31,7 @@ FUSIONS = ("learned", "rrf")
 # dense model reads accentless text poorly. Chosen on eval/gold.jsonl (docs/evaluation.md).
 LEXICAL_WEIGHT = 2.0
 NO_LEXICAL = "Không có từ nào của câu hỏi xuất hiện trong kho tài liệu: kết quả chỉ dựa trên tìm kiếm ngữ nghĩa."
-FOREIGN = "Câu hỏi không viết bằng tiếng Việt: kết quả chỉ dựa trên tìm kiếm ngữ nghĩa (đa ngôn ngữ)."
+ENGLISH = "Câu hỏi viết bằng tiếng Anh: kết quả chỉ dựa trên tìm kiếm ngữ nghĩa (đa ngôn ngữ)."
 
 
 @dataclass
@@ -170,13 +170,13 @@ class Searcher:
             clock("dense")
         # Matching an English question's words against Vietnamese text finds only chance look-alikes
         # ("the", "to"): hybrid mode reads it with the multilingual dense side alone (docs/quality.md, step 16).
-        if mode == "lexical" or (mode == "hybrid" and query.vietnamese):
+        if mode == "lexical" or (mode == "hybrid" and not query.english):
             lexical = reader.lexical.search(query.tokens, depth)
             clock("lexical")
             if not len(lexical):
                 notice = NO_LEXICAL if mode == "hybrid" else NO_LEXICAL.split(":")[0] + "."
         elif mode == "hybrid":
-            notice = FOREIGN
+            notice = ENGLISH
         if mode != "hybrid" or not len(lexical):
             ranked = (dense if len(dense) else lexical).pairs()
         else:

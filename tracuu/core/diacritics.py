@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from tracuu.core.textnorm import fold, has_diacritics, looks_vietnamese, syllable_tokens
+from tracuu.core.textnorm import fold, has_diacritics, looks_english, syllable_tokens
 
 # Question words and everyday phrases, as pairs: each counts as if seen this many times in the corpus.
 SEED = (
@@ -101,9 +101,9 @@ class DiacriticsModel:
 
     def restore(self, text: str) -> str:
         """The text with diacritics put back where the corpus knows the syllables; text already typed
-        with any diacritic (the person chose their spelling) or not Vietnamese is returned unchanged (in an
+        with any diacritic (the person chose their spelling) or in English is returned unchanged (in an
         English question "the" must not become "thế")."""
-        if has_diacritics(text) or not looks_vietnamese(text):
+        if has_diacritics(text) or looks_english(text):
             return text
         words = list(_WORD.finditer(text))
         if not words:

@@ -8,7 +8,7 @@ from functools import cached_property
 
 from tracuu.core.fillers import lexical_text
 from tracuu.core.references import Reference, find_query_references
-from tracuu.core.textnorm import fold, has_diacritics, looks_vietnamese, nfc, query_tokens, syllable_tokens
+from tracuu.core.textnorm import fold, has_diacritics, looks_english, nfc, query_tokens, syllable_tokens
 
 MAX_QUERY_CHARS = 1000
 _QUERY_ARTICLE = re.compile(r"(?<![a-z])dieu\s*(?:thu\s+|so\s+)?(\d{1,4}[a-z]?)(?![\d%]|[.,/]\d)")
@@ -69,9 +69,9 @@ class Query:
         return has_diacritics(self.text)
 
     @cached_property
-    def vietnamese(self) -> bool:
-        """Written in Vietnamese (with or without diacritics), not in English or another language."""
-        return looks_vietnamese(self.text)
+    def english(self) -> bool:
+        """Written in English, not in Vietnamese (with or without diacritics)."""
+        return looks_english(self.text)
 
     @cached_property
     def lexical_text(self) -> str:

@@ -117,12 +117,18 @@ def has_diacritics(text: str) -> bool:
 # The shape of an accent-free Vietnamese syllable: onset, one to three vowels, final consonant. English words
 # mostly fail it ("which", "party", "committee"); a few pass ("the", "to").
 _FOLDED_SYLLABLE = re.compile(r"(ngh|ng|gh|gi|ch|kh|nh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}(ch|ng|nh|[cmnpt])?")
-# Below this share of Vietnamese-shaped words, a text of at least FOREIGN_MIN_WORDS words is taken for another
-# language. Of the benchmarks' 5,747 Vietnamese questions with their diacritics stripped, 9 are judged
-# foreign (questions about "League of Legends" and the like); of the gold English questions, none passes
-# (.33 at most). Shorter texts are keywords ("Pfizer", "COVID", "QD 58") and never judged foreign.
+# A text is taken for English when it has at least FOREIGN_MIN_WORDS words, under half of them have a
+# Vietnamese syllable's shape, and at least two are English function words. Of the benchmarks' 5,747
+# Vietnamese questions with their diacritics stripped, 9 have under half Vietnamese-shaped words (questions
+# about "League of Legends" and the like) and none of them two English function words; every gold English
+# question has both. Accentless Vietnamese full of foreign terms ("vaccine pfizer covid la gi") stays
+# Vietnamese, and short texts are keywords ("Pfizer", "QD 58").
 MIN_SYLLABLE_SHARE = 0.5
 FOREIGN_MIN_WORDS = 3
+ENGLISH_FUNCTION_WORDS = frozenset(
+    "a an the of in on at to for from by with about into as and or but not no is are was were be been being do "
+    "does did have has had will would can could should may might must what which who whom whose when where why "
+    "how many much there this that these those it its their they he she his her we our you your i my".split())
 
 
 def _letter_words(text: str) -> list[str]:
@@ -136,10 +142,13 @@ def syllable_share(text: str) -> float:
     return sum(bool(_FOLDED_SYLLABLE.fullmatch(w)) for w in words) / len(words) if words else 1.0
 
 
-def looks_vietnamese(text: str) -> bool:
-    """Typed with Vietnamese diacritics, or short, or most of its words could be Vietnamese syllables."""
-    return (has_diacritics(text) or len(_letter_words(text)) < FOREIGN_MIN_WORDS
-            or syllable_share(text) >= MIN_SYLLABLE_SHARE)
+def looks_english(text: str) -> bool:
+    """An English question or phrase, not Vietnamese typed with or without diacritics."""
+    if has_diacritics(text):
+        return False
+    words = _letter_words(text)
+    return (len(words) >= FOREIGN_MIN_WORDS and syllable_share(text) < MIN_SYLLABLE_SHARE
+            and sum(w in ENGLISH_FUNCTION_WORDS for w in words) >= 2)
 
 
 def syllable_tokens(text: str, folded: bool = False) -> list[str]:
