@@ -16,13 +16,13 @@ import hashlib
 import json
 from pathlib import Path
 
-from eval.beir import load_dataset
+from eval.beir import UIT, load_dataset
 from tracuu.core.diacritics import QUESTION_PRIOR, DiacriticsModel
 from tracuu.core.store import DIACRITICS_FILE, IndexReader
 from tracuu.core.textnorm import fold
 from tracuu.settings import Settings
 
-SET = "uit-regulations-qa"
+SET = UIT
 SPLITS = ("dev", "dev_wiki")
 
 

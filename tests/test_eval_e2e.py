@@ -80,6 +80,13 @@ def test_eval_on_a_real_benchmark_slice(tmp_path):
     check_report(report, {"hybrid"})
     assert report["dataset"] == "uit-regulations-qa" and report["queries"] == 20
     assert report["modes"]["hybrid"]["recall@10"] >= 0.5  # far below what it gets: catches id / dedupe bugs
+    # The shipped restoration counts hold uit's questions: typed without diacritics, each is restored
+    # without its own counts (eval.question_prior.hold_out).
+    r = run_tracuu("eval", "--dataset", str(BENCHMARK), "--limit", "20", "--mode", "hybrid", "--accentless",
+                   "--json", "--out", str(tmp_path / "accentless"), timeout=1200)
+    assert r.returncode == 0, r.stderr
+    saved = json.loads((tmp_path / "accentless" / "report.json").read_text(encoding="utf-8"))
+    assert saved["details"]["restoration"] == "held out"
 
 
 def test_eval_gold_reports_kinds_and_the_answerable_signal(tmp_path):
