@@ -20,18 +20,20 @@ def numbered_entries(reader: IndexReader, query: Query) -> tuple[list[Entry], li
     return entries, [e for e in entries if e.number]
 
 
-def regulation_first(reader: IndexReader, query: Query, vector: np.ndarray | None, mode: str,
+def regulation_first(reader: IndexReader, query: Query, rest_vector: np.ndarray | None, mode: str,
                      entries: list[Entry], ranked: Ranked) -> Ranked:
-    ranked = _cited_first(reader, query, vector, mode, entries, ranked)
+    """`rest_vector`: the embedding of the question without its references (`Searcher.rest_text`)."""
+    ranked = _cited_first(reader, query, rest_vector, mode, entries, ranked)
     if query.article:
         ranked = _article_first(reader, query.article, entries, ranked)
     return ranked
 
 
-def _cited_first(reader: IndexReader, query: Query, vector: np.ndarray | None, mode: str,
+def _cited_first(reader: IndexReader, query: Query, rest_vector: np.ndarray | None, mode: str,
                  entries: list[Entry], ranked: Ranked) -> Ranked:
     """Passages citing the named documents first, ordered among themselves by the rest of the query
-    (the words around the reference) on each side the mode uses."""
+    (the words around the reference) on each side the mode uses: every one of them shares the reference,
+    so the whole question's vector would favour those that repeat it."""
     cited_ids = {pid for e in entries for pid in e.passages}
     cited = reader.rows_of(sorted(cited_ids))
     # A document that names the regulation in its opening paragraph is about it: every one of its passages
@@ -41,8 +43,8 @@ def _cited_first(reader: IndexReader, query: Query, vector: np.ndarray | None, m
     if about:
         cited = sorted({*cited, *reader.rows_of_documents(about)})
     orders = []
-    if vector is not None and mode != "lexical":
-        sims = reader.dense.scores_of(vector, cited)
+    if rest_vector is not None and mode != "lexical":
+        sims = reader.dense.scores_of(rest_vector, cited)
         orders.append([cited[i] for i in np.argsort(-sims, kind="stable")])
     tokens = reader.lexical.usable(query.rest.tokens)
     if tokens and mode != "dense":

@@ -76,6 +76,16 @@ def needs_vector(mode: str, answers: bool) -> bool:
     return mode != "lexical" or answers
 
 
+def rest_text(query: Query, mode: str) -> str | None:
+    """What to embed, besides the question, to order the passages of a document it names (the regulation
+    fast path): the question without its references, or None when there is nothing else to embed (no
+    reference, nothing around it, or lexical mode). Call after `Searcher.prepare(query.rest)`."""
+    rest = query.rest
+    if mode == "lexical" or rest is query or not rest.text.strip():
+        return None
+    return rest.embedding_text
+
+
 def load_ranker(fusion: str) -> LearnedFusion | None:
     """The hybrid-mode ranker for a TRACUU_FUSION value: the shipped LightGBM model, or None for RRF."""
     if fusion not in FUSIONS:
@@ -116,18 +126,26 @@ class Searcher:
             query.restore_checked = True
         return query
 
+    def rest_vector(self, query: Query, mode: str, vector: np.ndarray | None,
+                    reader: IndexReader | None = None) -> np.ndarray | None:
+        """The embedding of the question without its references; the question's own when nothing is
+        around them."""
+        self.prepare(query.rest, reader)
+        text = rest_text(query, mode)
+        return vector if text is None else self.encoder.encode_queries([text])[0]
+
     def warm_up(self) -> None:
         """Load what the first query would otherwise load (pyvi's model, kernels)."""
         self.search("khởi động tra cứu", k=1)
 
     def search(
         self, query: str | Query, k: int = 5, mode: str = "hybrid", answers: bool = True,
-        limit_check: bool = True, vector: np.ndarray | None = None,
+        limit_check: bool = True, vector: np.ndarray | None = None, rest_vector: np.ndarray | None = None,
     ) -> SearchResult:
         """Ranked passages; with answers, each carries its best answer sentence and the result says
         whether the corpus seems to answer the question at all. limit_check=False lets evaluation ask
         for more than MAX_K passages. `vector` is the query's embedding when the caller already has it
-        (the server encodes queries off the event loop)."""
+        (the server encodes queries off the event loop); `rest_vector` that of `rest_text(query, mode)`."""
         started = time.perf_counter()
         checked_k = k if limit_check else min(k, MAX_K)
         if isinstance(query, Query):
@@ -144,7 +162,9 @@ class Searcher:
         ranked, notice = self._rank(reader, query, vector, mode, max(k, CANDIDATES), clock)
         references, numbered = numbered_entries(reader, query)
         if numbered:
-            ranked = regulation_first(reader, query, vector, mode, numbered, ranked)
+            if rest_vector is None:
+                rest_vector = self.rest_vector(query, mode, vector, reader)
+            ranked = regulation_first(reader, query, rest_vector, mode, numbered, ranked)
             clock("references")
         ranked = ranked[:k]
         passages = reader.passages([r for r, _ in ranked])

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from server.batching import QueryEncoder
-from server.search import Searcher, SearchResult, needs_vector
+from server.search import Searcher, SearchResult, needs_vector, rest_text
 from tracuu.core.query import Query
 
 T = TypeVar("T")
@@ -34,10 +34,14 @@ class SearchWorkers:
         started = time.perf_counter()
         self.searcher.prepare(query)  # diacritics restored (a few dictionary lookups): what the encoder reads
         vector = await self.encoder.encode(query.embedding_text) if needs_vector(mode, True) else None
+        # A question naming a document ("Quy định 58 …"): the rest of it orders that document's passages.
+        self.searcher.prepare(query.rest)
+        rest = rest_text(query, mode) if query.references else None
+        rest_vector = await self.encoder.encode(rest) if rest else vector
         encoded = time.perf_counter()
 
         def work() -> T:
-            result = self.searcher.search(query, k, mode, vector=vector)
+            result = self.searcher.search(query, k, mode, vector=vector, rest_vector=rest_vector)
             result.timings = {"encode": round((encoded - started) * 1000, 3), **result.timings}
             result.took_ms = (time.perf_counter() - started) * 1000
             return finish(result)

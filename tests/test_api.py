@@ -36,6 +36,18 @@ def test_regulation_named_in_the_question_comes_first(client):
     assert any("58-QĐ/TW" in h["text"] for h in body["results"][:1])
 
 
+def test_the_rest_of_a_question_naming_a_document_is_encoded_beside_it(client):
+    """The server encodes "the question without its reference" on the encoder thread, and ranks as the
+    searcher alone does (which encodes it itself)."""
+    question = "Sau 5 năm thực hiện Chỉ thị 39, cấp ủy đã giám sát bao nhiêu đảng viên?"
+    body = client.get("/api/search", params={"q": question, "k": 5}).json()
+    workers = client.app.state.workers
+    assert "Sau 5 năm thực hiện , cấp ủy đã giám sát bao nhiêu đảng viên?" in workers.encoder.cache
+    alone = workers.searcher.search(question, k=5)
+    cited = [(h["citation"]["doc_id"], h["citation"]["start"]) for h in body["results"]]
+    assert cited == [(h.passage.doc_id, h.passage.start) for h in alone.hits]
+
+
 @pytest.mark.parametrize("params, words", [
     ({"q": ""}, "trống"),
     ({"q": "   "}, "trống"),

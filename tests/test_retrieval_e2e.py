@@ -111,10 +111,15 @@ def test_fast_path_orders_citing_passages_by_the_rest_of_the_query(searcher):
     assert "Kế hoạch số 139" in result.hits[0].passage.text
 
 
-def test_fast_path_counts_every_passage_of_an_article_about_the_named_document(searcher):
-    """The article on Chỉ thị 39 names it in its opening paragraph; the paragraph that answers does not."""
-    result = searcher.search("Sau 5 năm thực hiện Chỉ thị 39, bao nhiêu đảng viên bị kỷ luật?", k=5)
-    assert any("kỷ luật 693 đảng viên" in h.passage.text for h in result.hits)
+@pytest.mark.parametrize("question,answer", [
+    ("Sau 5 năm thực hiện Chỉ thị 39, bao nhiêu đảng viên bị kỷ luật?", "kỷ luật 693 đảng viên"),
+    ("Sau 5 năm thực hiện Chỉ thị 39, cấp ủy đã giám sát bao nhiêu đảng viên?", "giám sát 3.975 đảng viên"),
+])
+def test_fast_path_counts_every_passage_of_an_article_about_the_named_document(searcher, question, answer):
+    """The article on Chỉ thị 39 names it in its opening paragraph; the paragraph that answers does not.
+    Its passages are ordered by the rest of the question, whose vector does not hold "Chỉ thị 39"."""
+    result = searcher.search(question, k=5)
+    assert answer in result.hits[0].passage.text
 
 
 def test_answers_point_at_their_own_text(searcher):
