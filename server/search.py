@@ -81,7 +81,7 @@ def rest_text(query: Query, mode: str) -> str | None:
     fast path): the question without its references, or None when there is nothing else to embed (no
     reference, nothing around it, or lexical mode). Call after `Searcher.prepare(query.rest)`."""
     rest = query.rest
-    if mode == "lexical" or rest is query or not rest.text.strip():
+    if mode == "lexical" or rest is query or not any(c.isalnum() for c in rest.text):
         return None
     return rest.embedding_text
 

@@ -350,3 +350,20 @@ def test_conflicting_date_keeps_documents_apart_and_notes_conflicts():
     assert len({e.key for e in plans}) == 2
     (qd7,) = [e for e in reg.entries() if e.type == "Quy định"]
     assert qd7.date == "2020-01-01" and any("conflicting date" in n for n in qd7.notes)
+
+
+@pytest.mark.parametrize("question,rest", [
+    ("QĐ 58 ban hành ngày nào", "ban hành ngày nào"),
+    ("Sau 5 năm thực hiện Chỉ thị 39, bao nhiêu đảng viên bị kỷ luật?", "Sau 5 năm thực hiện , bao nhiêu đảng viên bị kỷ luật?"),
+    ("Quy định 58-QĐ/TW?", None),  # nothing but punctuation around the reference: the question's own vector
+    ("58-QĐ/TW", None),
+    ("Tỉnh Bình Thuận có bao nhiêu dân?", None),  # no reference
+])
+def test_what_orders_a_named_documents_passages(question, rest):
+    """The regulation fast path orders a named document's passages by the question without the reference."""
+    from server.search import rest_text
+    from tracuu.core.query import Query
+
+    query = Query.parse(question)
+    assert rest_text(query, "hybrid") == rest
+    assert rest_text(query, "lexical") is None  # BM25 reads the rest's words; nothing is embedded
