@@ -22,7 +22,7 @@ def numbered_entries(reader: IndexReader, query: Query) -> tuple[list[Entry], li
 
 def regulation_first(reader: IndexReader, query: Query, rest_vector: np.ndarray | None, mode: str,
                      entries: list[Entry], ranked: Ranked) -> Ranked:
-    """`rest_vector`: the embedding of the question without its references (`Searcher.rest_text`)."""
+    """`rest_vector`: the embedding of the question without its references (`server.search.rest_text`)."""
     ranked = _cited_first(reader, query, rest_vector, mode, entries, ranked)
     if query.article:
         ranked = _article_first(reader, query.article, entries, ranked)

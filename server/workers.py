@@ -35,9 +35,11 @@ class SearchWorkers:
         self.searcher.prepare(query)  # diacritics restored (a few dictionary lookups): what the encoder reads
         vector = await self.encoder.encode(query.embedding_text) if needs_vector(mode, True) else None
         # A question naming a document ("Quy định 58 …"): the rest of it orders that document's passages.
-        self.searcher.prepare(query.rest)
-        rest = rest_text(query, mode) if query.references else None
-        rest_vector = await self.encoder.encode(rest) if rest else vector
+        rest_vector = vector
+        if query.references:
+            self.searcher.prepare(query.rest)
+            if rest := rest_text(query, mode):
+                rest_vector = await self.encoder.encode(rest)
         encoded = time.perf_counter()
 
         def work() -> T:
