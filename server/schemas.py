@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from server.search import SearchResult
@@ -61,6 +63,9 @@ class SearchResponse(BaseModel):
     took_ms: float
     timings: dict[str, float] = Field(default_factory=dict, description="Milliseconds per stage of this query")
     notice: str | None = Field(None, description="A remark for the user, e.g. no query word occurs in the corpus")
+    language: Literal["vi", "en"] = Field(
+        "vi", description="The question's language; for 'en' the answerable signal cannot judge (it counts the "
+                          "question's words in the passage) and stays false")
     answerable: bool = Field(description="Whether the top passages seem to answer the question")
     confidence: float = Field(description="0-1 confidence behind `answerable`")
     references: list[ReferenceOut] = Field(description="Documents the query names (their citing passages rank first)")
@@ -122,6 +127,7 @@ def search_response(result: SearchResult) -> SearchResponse:
         took_ms=round(result.took_ms, 2),
         timings=result.timings,
         notice=result.notice,
+        language=result.language,
         answerable=result.answerable,
         confidence=round(result.confidence, 4),
         references=[reference(e) for e in result.references],

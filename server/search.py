@@ -54,6 +54,9 @@ class SearchResult:
     references: list[Entry] = field(default_factory=list)  # documents the query names, as registered
     timings: dict[str, float] = field(default_factory=dict)  # stage -> ms
     restored_query: str | None = None  # the question with diacritics restored, as the dense side read it
+    # "en" for an English question: the answerable signal counts the question's words in the passage, so it
+    # cannot judge one; the page shows the nearest sentence without a confidence.
+    language: str = "vi"
 
 
 def check_request(q: str, k: int, mode: str = "hybrid") -> Query:
@@ -170,7 +173,8 @@ class Searcher:
         passages = reader.passages([r for r, _ in ranked])
         hits = [Hit(rank=i + 1, score=s, passage=p) for i, ((_, s), p) in enumerate(zip(ranked, passages))]
         result = SearchResult(query=query.text, mode=mode, took_ms=0.0, hits=hits, notice=notice, timings=timings,
-                              references=references, restored_query=query.restored)
+                              references=references, restored_query=query.restored,
+                              language="en" if query.english else "vi")
         if answers and vector is not None:
             terms = query.rest if references else query
             result.answerable, result.confidence = answer_hits(

@@ -72,6 +72,18 @@ def test_answer_sentences_are_highlighted_only_when_answerable(client):
     assert client.get("/api/search", params={"q": "Quy định 58-QĐ/TW ban hành ngày nào?"}).json()["answerable"]
 
 
+def test_an_english_question_gets_the_nearest_sentence_without_a_verdict(client):
+    """The answerable signal counts the question's words in the passage, so it cannot judge English."""
+    q = "How many ethnic groups live in Binh Thuan province?"
+    body = client.get("/api/search", params={"q": q, "k": 5}).json()
+    assert body["language"] == "en" and "tiếng Anh" in body["notice"]
+    page = client.get("/", params={"q": q}).text
+    assert "Câu gần nhất" in page and "chưa đánh giá được độ tin cậy với câu hỏi tiếng Anh" in page
+    assert "Không tìm thấy câu trả lời phù hợp" not in page
+    assert body["results"][0]["answer"]["text"] in page
+    assert client.get("/api/search", params={"q": BINH_THUAN}).json()["language"] == "vi"
+
+
 def test_internals_only_in_the_collapsed_details(client):
     page = client.get("/", params={"q": BINH_THUAN}).text
     assert '<details class="internals"><summary>chi tiết trích dẫn</summary>' in page
