@@ -188,6 +188,23 @@ def test_healthz_lists_the_shards(served):
     assert sum(s["passages"] for s in health["shards"]) == health["passages"]
 
 
+@pytest.mark.parametrize("question", [
+    "Sau 5 năm thực hiện Chỉ thị 39, bao nhiêu đảng viên bị kỷ luật?",  # an article about the document
+    "Quy định 58-QĐ/TW ban hành ngày nào?",
+    "QĐ 126 do ai ban hành?",
+])
+def test_questions_naming_a_document_rank_as_in_the_embedded_index(served, encoder, question):
+    """The regulation fast path through PostgreSQL (rows_of_documents, the rest of the question's vector)."""
+    from server.search import Searcher, load_ranker
+
+    _, url, _, _, index_dir = served
+    ranker = load_ranker("learned")
+    embedded = Searcher(index_dir, encoder, ranker).search(question, k=5)
+    postgres = Searcher(url, encoder, ranker).search(question, k=5)
+    assert embedded.references and [e.key for e in postgres.references] == [e.key for e in embedded.references]
+    assert [h.passage.id for h in postgres.hits] == [h.passage.id for h in embedded.hits]
+
+
 def test_a_stopped_shard_is_a_503_and_its_return_needs_no_restart(served):
     base, _, env, *_ = served
     question = {"q": "Bình Thuận có bao nhiêu dân?"}
