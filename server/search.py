@@ -82,7 +82,7 @@ def needs_vector(mode: str, answers: bool) -> bool:
 def rest_text(query: Query, mode: str) -> str | None:
     """What to embed, besides the question, to order the passages of a document it names (the regulation
     fast path): the question without its references, or None when there is nothing else to embed (no
-    reference, nothing around it, or lexical mode). Call after `Searcher.prepare(query.rest)`."""
+    reference, nothing around it, or lexical mode). Call after `Searcher.prepare(query)`."""
     rest = query.rest
     if mode == "lexical" or rest is query or not any(c.isalnum() for c in rest.text):
         return None
@@ -121,19 +121,21 @@ class Searcher:
 
     def prepare(self, query: Query, reader: IndexReader | None = None) -> Query:
         """Restore the diacritics of an accentless question (once), so that `query.embedding_text` is
-        what the encoder should read. The server calls this before encoding off the search thread."""
+        what the encoder should read; and those of the question without its references, if it names
+        documents (what orders their passages). The server calls this before encoding off the search
+        thread."""
         reader = reader or self.reader
         if self.restore and not query.restore_checked and reader.diacritics is not None:
             restored = reader.diacritics.restore(query.text)
             query.restored = restored if restored != query.text else None
             query.restore_checked = True
+        if query.rest is not query:
+            self.prepare(query.rest, reader)
         return query
 
-    def rest_vector(self, query: Query, mode: str, vector: np.ndarray | None,
-                    reader: IndexReader | None = None) -> np.ndarray | None:
+    def rest_vector(self, query: Query, mode: str, vector: np.ndarray | None) -> np.ndarray | None:
         """The embedding of the question without its references; the question's own when nothing is
         around them."""
-        self.prepare(query.rest, reader)
         text = rest_text(query, mode)
         return vector if text is None else self.encoder.encode_queries([text])[0]
 
@@ -166,7 +168,7 @@ class Searcher:
         references, numbered = numbered_entries(reader, query)
         if numbered:
             if rest_vector is None:
-                rest_vector = self.rest_vector(query, mode, vector, reader)
+                rest_vector = self.rest_vector(query, mode, vector)
             ranked = regulation_first(reader, query, rest_vector, mode, numbered, ranked)
             clock("references")
         ranked = ranked[:k]

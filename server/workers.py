@@ -35,11 +35,8 @@ class SearchWorkers:
         self.searcher.prepare(query)  # diacritics restored (a few dictionary lookups): what the encoder reads
         vector = await self.encoder.encode(query.embedding_text) if needs_vector(mode, True) else None
         # A question naming a document ("Quy định 58 …"): the rest of it orders that document's passages.
-        rest_vector = vector
-        if query.references:
-            self.searcher.prepare(query.rest)
-            if rest := rest_text(query, mode):
-                rest_vector = await self.encoder.encode(rest)
+        rest = rest_text(query, mode)
+        rest_vector = await self.encoder.encode(rest) if rest else vector
         encoded = time.perf_counter()
 
         def work() -> T:
