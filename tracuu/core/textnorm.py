@@ -114,8 +114,9 @@ def has_diacritics(text: str) -> bool:
     return any(c in _TONES or c in _MODIFIERS or c in "đĐ" for c in decomposed)
 
 
-# The shape of an accent-free Vietnamese syllable: onset, one to three vowels, final consonant. English words
-# mostly fail it ("which", "party", "committee"); a few pass ("the", "to").
+# The shape of an accent-free Vietnamese syllable: onset, one to three vowels, final consonant (_SYLLABLE on
+# folded text, with "qu" as an onset, which the tone rules handle apart). English words mostly fail it
+# ("which", "party", "committee"); a few pass ("the", "to").
 _FOLDED_SYLLABLE = re.compile(r"(ngh|ng|gh|gi|ch|kh|nh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}(ch|ng|nh|[cmnpt])?")
 # A text is taken for English when it has at least FOREIGN_MIN_WORDS words, under half of them have a
 # Vietnamese syllable's shape, and at least two are English function words. Of the benchmarks' 5,747
@@ -131,24 +132,15 @@ ENGLISH_FUNCTION_WORDS = frozenset(
     "how many much there this that these those it its their they he she his her we our you your i my".split())
 
 
-def _letter_words(text: str) -> list[str]:
-    return _LETTERS.findall(fold(text).lower())
-
-
-def syllable_share(text: str) -> float:
-    """Share of the text's words that have the shape of a Vietnamese syllable (1.0 for no words): about 1
-    for Vietnamese typed with or without diacritics, under a half for English."""
-    words = _letter_words(text)
-    return sum(bool(_FOLDED_SYLLABLE.fullmatch(w)) for w in words) / len(words) if words else 1.0
-
-
 def looks_english(text: str) -> bool:
     """An English question or phrase, not Vietnamese typed with or without diacritics."""
     if has_diacritics(text):
         return False
-    words = _letter_words(text)
-    return (len(words) >= FOREIGN_MIN_WORDS and syllable_share(text) < MIN_SYLLABLE_SHARE
-            and sum(w in ENGLISH_FUNCTION_WORDS for w in words) >= 2)
+    words = _LETTERS.findall(fold(text).lower())
+    if len(words) < FOREIGN_MIN_WORDS:
+        return False
+    shaped = sum(bool(_FOLDED_SYLLABLE.fullmatch(w)) for w in words)
+    return shaped < MIN_SYLLABLE_SHARE * len(words) and sum(w in ENGLISH_FUNCTION_WORDS for w in words) >= 2
 
 
 def syllable_tokens(text: str, folded: bool = False) -> list[str]:
